@@ -1,0 +1,42 @@
+"""Shared helpers for the template's own tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from cookiecutter.main import cookiecutter
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[1]
+SHARED_DATA = TEMPLATE_DIR.parent / "shared" / "data" / "abalone.csv"
+
+
+def render_project(output_dir: Path, **answers: str) -> Path:
+    """Render the template without prompts; returns the generated project folder."""
+    return Path(
+        cookiecutter(
+            str(TEMPLATE_DIR), no_input=True, extra_context=answers, output_dir=str(output_dir)
+        )
+    )
+
+
+@pytest.fixture
+def render(tmp_path: Path) -> Callable[..., Path]:
+    return lambda **answers: render_project(tmp_path, **answers)
+
+
+def run_generated_pytest(repo: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run a generated repo's own test suite with this interpreter (the SDK is installed once)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -1,0 +1,137 @@
+"""Rendering the template: structure, answers as data, and the generated repo's own checks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from conftest import render_project, run_generated_pytest
+
+ANSWER_SETS = {
+    "defaults": {},
+    "eu-approved": {
+        "project_name": "Churn Risk",
+        "aws_region": "eu-west-1",
+        "model_approval_status": "Approved",
+        "mse_threshold": "4.5",
+        "processing_instance_type": "ml.c5.2xlarge",
+        "training_instance_type": "ml.m5.4xlarge",
+        "owner_team": "data-science@example.com",
+    },
+    "long-region-custom-names": {
+        "project_name": "Fraud Model",
+        "project_slug": "fraud-model-v2",
+        "aws_region": "ap-southeast-3",
+        "pipeline_name": "FraudTraining",
+        "model_package_group_name": "fraud-models",
+        "mse_threshold": "12",
+    },
+}
+
+
+def _modelbuild(project: Path) -> Path:
+    return project / f"{project.name}-modelbuild"
+
+
+def _text_files(root: Path):
+    for path in root.rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            yield path
+
+
+@pytest.mark.parametrize("answers", ANSWER_SETS.values(), ids=ANSWER_SETS.keys())
+def test_render_writes_the_answers_as_data(tmp_path, answers):
+    project = render_project(tmp_path, **answers)
+    settings = json.loads((_modelbuild(project) / "src/modelbuild/project.json").read_text())
+    for key, value in answers.items():
+        expected = float(value) if key == "mse_threshold" else value
+        assert settings[key] == expected, key
+    assert settings["project_slug"] == project.name
+    pyproject = tomllib.loads((_modelbuild(project) / "pyproject.toml").read_text())
+    assert pyproject["project"]["name"] == f"{project.name}-modelbuild"
+    assert pyproject["project"]["description"] == settings["description"]
+
+
+@pytest.mark.parametrize("answers", ANSWER_SETS.values(), ids=ANSWER_SETS.keys())
+def test_no_template_syntax_survives_rendering(tmp_path, answers):
+    project = render_project(tmp_path, **answers)
+    leftovers = [
+        str(path.relative_to(project))
+        for path in _text_files(project)
+        if any(marker in path.read_text(errors="ignore") for marker in ("{{", "{%", "{#"))
+    ]
+    assert leftovers == []
+
+
+def test_first_member_of_the_project_is_the_modelbuild_repo(tmp_path):
+    project = render_project(tmp_path)
+    assert project.name == "abalone-age-predictor"
+    build_repo = _modelbuild(project)
+    for expected in (
+        "pyproject.toml",
+        "README.md",
+        "codebuild-buildspec.yml",
+        "tox.ini",
+        ".pre-commit-config.yaml",
+        "src/modelbuild/pipeline.py",
+        "src/modelbuild/steps/preprocess.py",
+        "src/modelbuild/steps/training/train.py",
+        "src/modelbuild/steps/evaluate.py",
+    ):
+        assert (build_repo / expected).is_file(), expected
+
+
+def test_special_characters_in_free_text_stay_data(tmp_path):
+    name = 'Q3 "Risk" <model> & co\'s \\ path – ünïcode'
+    project = render_project(tmp_path, project_name=name, project_slug="q3-risk", description=name)
+    build_repo = _modelbuild(project)
+    settings = json.loads((build_repo / "src/modelbuild/project.json").read_text())
+    assert settings["project_name"] == name
+    assert settings["description"] == name
+    pyproject = tomllib.loads((build_repo / "pyproject.toml").read_text())
+    assert pyproject["project"]["description"] == name
+
+
+def test_generated_definition_has_the_expected_shape(tmp_path):
+    build_repo = _modelbuild(render_project(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "modelbuild.cli.get_pipeline_definition", "--offline"],
+        cwd=build_repo,
+        env={"PYTHONPATH": "src", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    definition = json.loads(result.stdout)
+    assert [s["Type"] for s in definition["Steps"]] == [
+        "Processing",
+        "Training",
+        "Processing",
+        "Condition",
+    ]
+    gate = definition["Steps"][-1]["Arguments"]
+    assert [s["Type"] for s in gate["IfSteps"]] == ["RegisterModel"]
+    assert [s["Type"] for s in gate["ElseSteps"]] == ["Fail"]
+
+
+def test_generated_modelbuild_suite_and_lint_pass(tmp_path):
+    build_repo = _modelbuild(render_project(tmp_path))
+    result = run_generated_pytest(build_repo)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    for command in (["check", "."], ["format", "--check", "."]):
+        lint = subprocess.run(
+            [sys.executable, "-m", "ruff", *command], cwd=build_repo, capture_output=True, text=True
+        )
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_generated_suite_follows_other_answers(tmp_path):
+    answers = ANSWER_SETS["long-region-custom-names"]
+    build_repo = _modelbuild(render_project(tmp_path, **answers))
+    result = run_generated_pytest(build_repo, "tests/test_pipeline_definition.py")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

@@ -1,0 +1,21 @@
+"""boto3 sessions and clients shared by the CLIs.
+
+Clients honour ``AWS_ENDPOINT_URL`` (boto3 does that itself), which is how the tests and the demo
+point everything at a local stand-in instead of AWS.
+"""
+
+from __future__ import annotations
+
+import boto3
+from botocore.config import Config
+
+# Standard mode retries throttling with back-off; a handful of attempts keeps CLI errors prompt.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+
+
+def boto_session(region: str | None) -> boto3.Session:
+    return boto3.Session(region_name=region) if region else boto3.Session()
+
+
+def sagemaker_client(session: boto3.Session):
+    return session.client("sagemaker", config=CLIENT_CONFIG)

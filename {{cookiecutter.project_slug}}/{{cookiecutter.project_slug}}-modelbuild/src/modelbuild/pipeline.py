@@ -1,0 +1,345 @@
+"""The SageMaker pipeline: preprocess → train → evaluate → quality gate → register, or fail.
+
+``get_pipeline`` is the one place the DAG is defined. The cloud run, ``get-pipeline-definition``
+and the local runner all start from the definition it produces, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+from sagemaker.core import image_uris
+from sagemaker.core.metadata_properties import MetadataProperties
+from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.core.processing import ScriptProcessor
+from sagemaker.core.shapes import (
+    ProcessingInput,
+    ProcessingOutput,
+    ProcessingS3Input,
+    ProcessingS3Output,
+)
+from sagemaker.core.workflow.conditions import ConditionLessThanOrEqualTo
+from sagemaker.core.workflow.execution_variables import ExecutionVariables
+from sagemaker.core.workflow.functions import Join, JsonGet
+from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
+from sagemaker.core.workflow.pipeline_context import PipelineSession
+from sagemaker.core.workflow.properties import PropertyFile
+from sagemaker.mlops.workflow.condition_step import ConditionStep
+from sagemaker.mlops.workflow.fail_step import FailStep
+from sagemaker.mlops.workflow.model_step import ModelStep
+from sagemaker.mlops.workflow.pipeline import Pipeline
+from sagemaker.mlops.workflow.steps import ProcessingStep, TrainingStep
+from sagemaker.serve.model_builder import ModelBuilder
+from sagemaker.train import ModelTrainer
+from sagemaker.train.configs import Compute, InputData, SourceCode, StoppingCondition
+
+from modelbuild.settings import ProjectSettings, load_settings
+
+STEPS_DIR = Path(__file__).parent / "steps"
+TRAINING_DIR = STEPS_DIR / "training"
+
+# Container images. Local library versions in pyproject.toml match these (see README).
+SKLEARN_IMAGE_VERSION = "1.9-0"
+XGBOOST_IMAGE_VERSION = "3.2-0"
+
+# The metric the quality gate compares, as written by steps/evaluate.py.
+EVALUATION_PROPERTY_FILE = "EvaluationReport"
+EVALUATION_FILE = "evaluation.json"
+MSE_JSON_PATH = "regression_metrics.mse.value"
+
+# Abalone trains in about a minute; an explicit cap stops a runaway job from billing for the
+# SDK's implicit default. Raise it for larger data.
+TRAINING_MAX_RUNTIME_SECONDS = 3600
+
+PROCESSING_ROOT = "/opt/ml/processing"
+PREPROCESS_OUTPUTS = ("train", "validation", "test", "preprocessor")
+TRAINING_CHANNELS = ("train", "validation", "preprocessor")
+
+
+@dataclass(frozen=True)
+class PipelineParameters:
+    """Everything a user may override per execution (``run-pipeline --param Name=Value``)."""
+
+    processing_instance_type: ParameterString
+    processing_instance_count: ParameterInteger
+    training_instance_type: ParameterString
+    model_approval_status: ParameterString
+    input_data_url: ParameterString
+    mse_threshold: ParameterFloat
+
+    def as_list(self) -> list:
+        return [
+            self.processing_instance_type,
+            self.processing_instance_count,
+            self.training_instance_type,
+            self.model_approval_status,
+            self.input_data_url,
+            self.mse_threshold,
+        ]
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    settings: ProjectSettings
+    session: PipelineSession
+    role_arn: str
+    region: str
+    bucket: str
+    pipeline_name: str
+    model_package_group_name: str
+    git_commit: str
+
+
+def default_input_data_url(region: str) -> str:
+    """The public abalone sample SageMaker publishes in every region."""
+    return f"s3://sagemaker-servicecatalog-seedcode-{region}/dataset/abalone-dataset.csv"
+
+
+def load_hyperparameters() -> dict[str, str | int | float]:
+    return json.loads((TRAINING_DIR / "hyperparameters.json").read_text("utf-8"))
+
+
+def make_parameters(settings: ProjectSettings, region: str) -> PipelineParameters:
+    return PipelineParameters(
+        processing_instance_type=ParameterString(
+            name="ProcessingInstanceType", default_value=settings.processing_instance_type
+        ),
+        processing_instance_count=ParameterInteger(name="ProcessingInstanceCount", default_value=1),
+        training_instance_type=ParameterString(
+            name="TrainingInstanceType", default_value=settings.training_instance_type
+        ),
+        model_approval_status=ParameterString(
+            name="ModelApprovalStatus",
+            default_value=settings.model_approval_status,
+            enum_values=["PendingManualApproval", "Approved"],
+        ),
+        input_data_url=ParameterString(
+            name="InputDataUrl", default_value=default_input_data_url(region)
+        ),
+        mse_threshold=ParameterFloat(name="MseThreshold", default_value=settings.mse_threshold),
+    )
+
+
+def _execution_s3_uri(ctx: BuildContext, *parts: str) -> Join:
+    """An S3 location unique to one execution, so reruns never overwrite each other."""
+    return Join(
+        on="/",
+        values=["s3:/", ctx.bucket, ctx.pipeline_name, ExecutionVariables.PIPELINE_EXECUTION_ID]
+        + list(parts),
+    )
+
+
+def _s3_input(name: str, source, local_dir: str) -> ProcessingInput:
+    return ProcessingInput(
+        input_name=name,
+        s3_input=ProcessingS3Input(
+            s3_uri=source,
+            local_path=f"{PROCESSING_ROOT}/{local_dir}",
+            s3_data_type="S3Prefix",
+            s3_input_mode="File",
+        ),
+    )
+
+
+def _s3_output(ctx: BuildContext, step: str, name: str) -> ProcessingOutput:
+    return ProcessingOutput(
+        output_name=name,
+        s3_output=ProcessingS3Output(
+            s3_uri=_execution_s3_uri(ctx, step, name),
+            local_path=f"{PROCESSING_ROOT}/{name}",
+            s3_upload_mode="EndOfJob",
+        ),
+    )
+
+
+def _processor(ctx: BuildContext, image_uri: str, params: PipelineParameters, job: str):
+    return ScriptProcessor(
+        image_uri=image_uri,
+        command=["python3"],
+        instance_type=params.processing_instance_type,
+        instance_count=params.processing_instance_count,
+        base_job_name=f"{ctx.pipeline_name}-{job}",
+        sagemaker_session=ctx.session,
+        role=ctx.role_arn,
+    )
+
+
+def preprocess_step(ctx: BuildContext, params: PipelineParameters) -> ProcessingStep:
+    image = image_uris.retrieve(
+        framework="sklearn", region=ctx.region, version=SKLEARN_IMAGE_VERSION, py_version="py3"
+    )
+    step_args = _processor(ctx, image, params, "preprocess").run(
+        inputs=[_s3_input("raw", params.input_data_url, "input")],
+        outputs=[_s3_output(ctx, "preprocess", name) for name in PREPROCESS_OUTPUTS],
+        code=str(STEPS_DIR / "preprocess.py"),
+    )
+    return ProcessingStep(name="PreprocessData", step_args=step_args)
+
+
+def train_step(
+    ctx: BuildContext, params: PipelineParameters, preprocess: ProcessingStep, image: str
+) -> TrainingStep:
+    outputs = preprocess.properties.ProcessingOutputConfig.Outputs
+    trainer = ModelTrainer(
+        training_image=image,
+        compute=Compute(instance_type=params.training_instance_type, instance_count=1),
+        source_code=SourceCode(source_dir=str(TRAINING_DIR), entry_script="train.py"),
+        stopping_condition=StoppingCondition(max_runtime_in_seconds=TRAINING_MAX_RUNTIME_SECONDS),
+        hyperparameters=load_hyperparameters(),
+        input_data_config=[
+            InputData(
+                channel_name=channel,
+                data_source=outputs[channel].S3Output.S3Uri,
+                content_type="text/csv" if channel != "preprocessor" else "application/json",
+            )
+            for channel in TRAINING_CHANNELS
+        ],
+        base_job_name=f"{ctx.pipeline_name}-train",
+        sagemaker_session=ctx.session,
+        role=ctx.role_arn,
+    )
+    return TrainingStep(name="TrainModel", step_args=trainer.train())
+
+
+def evaluate_step(
+    ctx: BuildContext,
+    params: PipelineParameters,
+    preprocess: ProcessingStep,
+    train: TrainingStep,
+    image: str,
+) -> tuple[ProcessingStep, PropertyFile]:
+    report = PropertyFile(
+        name=EVALUATION_PROPERTY_FILE, output_name="evaluation", path=EVALUATION_FILE
+    )
+    test_data = preprocess.properties.ProcessingOutputConfig.Outputs["test"].S3Output.S3Uri
+    step_args = _processor(ctx, image, params, "evaluate").run(
+        inputs=[
+            _s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts, "model"),
+            _s3_input("test", test_data, "test"),
+        ],
+        outputs=[_s3_output(ctx, "evaluate", "evaluation")],
+        code=str(STEPS_DIR / "evaluate.py"),
+    )
+    step = ProcessingStep(name="EvaluateModel", step_args=step_args, property_files=[report])
+    return step, report
+
+
+def register_step(
+    ctx: BuildContext,
+    params: PipelineParameters,
+    train: TrainingStep,
+    evaluate: ProcessingStep,
+    image: str,
+) -> ModelStep:
+    evaluation_uri = Join(
+        on="/",
+        values=[
+            evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri,
+            EVALUATION_FILE,
+        ],
+    )
+    builder = ModelBuilder(
+        s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
+        image_uri=image,
+        # train.py ships inference.py inside model.tar.gz, so the artifact serves on its own.
+        env_vars={
+            "SAGEMAKER_PROGRAM": "inference.py",
+            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+        },
+        sagemaker_session=ctx.session,
+        role_arn=ctx.role_arn,
+    )
+    step_args = builder.register(
+        model_package_group_name=ctx.model_package_group_name,
+        content_types=["text/csv", "application/json"],
+        response_types=["text/csv", "application/json"],
+        inference_instances=["ml.m5.large", "ml.m5.xlarge"],
+        transform_instances=["ml.m5.large"],
+        approval_status=params.model_approval_status,
+        model_metrics=ModelMetrics(
+            model_statistics=MetricsSource(s3_uri=evaluation_uri, content_type="application/json")
+        ),
+        metadata_properties=MetadataProperties(
+            commit_id=ctx.git_commit, repository=f"{ctx.settings.project_slug}-modelbuild"
+        ),
+        customer_metadata_properties={
+            "git_commit": ctx.git_commit,
+            "input_data": params.input_data_url,
+            "pipeline_execution": ExecutionVariables.PIPELINE_EXECUTION_ARN,
+        },
+        description=f"{ctx.settings.project_name}: trained by pipeline {ctx.pipeline_name}",
+    )
+    return ModelStep(name="RegisterModel", step_args=step_args)
+
+
+def quality_gate_step(
+    params: PipelineParameters,
+    evaluate: ProcessingStep,
+    report: PropertyFile,
+    register: ModelStep,
+) -> ConditionStep:
+    measured_mse = JsonGet(step_name=evaluate.name, property_file=report, json_path=MSE_JSON_PATH)
+    fail = FailStep(
+        name="MseAboveThreshold",
+        error_message=Join(
+            on=" ",
+            values=[
+                "Model rejected: test MSE",
+                measured_mse,
+                "is above the MseThreshold of",
+                params.mse_threshold,
+            ],
+        ),
+    )
+    return ConditionStep(
+        name="CheckMseThreshold",
+        conditions=[ConditionLessThanOrEqualTo(left=measured_mse, right=params.mse_threshold)],
+        if_steps=[register],
+        else_steps=[fail],
+    )
+
+
+def get_pipeline(
+    *,
+    role_arn: str,
+    default_bucket: str,
+    region: str | None = None,
+    pipeline_name: str | None = None,
+    model_package_group_name: str | None = None,
+    git_commit: str = "unknown",
+    boto_session: boto3.Session | None = None,
+) -> Pipeline:
+    """Build the pipeline. Uploads the step code to ``default_bucket`` as a side effect."""
+    settings = load_settings()
+    region = region or settings.aws_region
+    ctx = BuildContext(
+        settings=settings,
+        session=PipelineSession(
+            boto_session=boto_session or boto3.Session(region_name=region),
+            default_bucket=default_bucket,
+        ),
+        role_arn=role_arn,
+        region=region,
+        bucket=default_bucket,
+        pipeline_name=pipeline_name or settings.pipeline_name,
+        model_package_group_name=model_package_group_name or settings.model_package_group_name,
+        git_commit=git_commit,
+    )
+    params = make_parameters(settings, region)
+    xgboost_image = image_uris.retrieve(
+        framework="xgboost", region=region, version=XGBOOST_IMAGE_VERSION
+    )
+    preprocess = preprocess_step(ctx, params)
+    train = train_step(ctx, params, preprocess, xgboost_image)
+    evaluate, report = evaluate_step(ctx, params, preprocess, train, xgboost_image)
+    register = register_step(ctx, params, train, evaluate, xgboost_image)
+    gate = quality_gate_step(params, evaluate, report, register)
+    return Pipeline(
+        name=ctx.pipeline_name,
+        parameters=params.as_list(),
+        steps=[preprocess, train, evaluate, gate],
+        sagemaker_session=ctx.session,
+    )

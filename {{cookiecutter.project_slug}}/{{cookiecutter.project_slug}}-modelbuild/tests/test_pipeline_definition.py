@@ -1,0 +1,148 @@
+"""The pipeline definition the SDK generates: steps, wiring, parameters, images, gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_stand_in import REGION, built_definition, definition  # noqa: F401  (pytest fixtures)
+
+from modelbuild import pipeline as pipeline_module
+from modelbuild.definition import mermaid, step_graph
+from modelbuild.settings import load_settings
+
+
+def _steps(definition: dict) -> dict[str, dict]:
+    return {name: node.raw for name, node in step_graph(definition).items()}
+
+
+def test_top_level_steps_run_preprocess_train_evaluate_then_gate(definition):
+    top = [(step["Name"], step["Type"]) for step in definition["Steps"]]
+    assert top == [
+        ("PreprocessData", "Processing"),
+        ("TrainModel", "Training"),
+        ("EvaluateModel", "Processing"),
+        ("CheckMseThreshold", "Condition"),
+    ]
+
+
+def test_gate_registers_on_pass_and_fails_with_the_measured_mse_otherwise(definition):
+    gate = _steps(definition)["CheckMseThreshold"]["Arguments"]
+    [condition] = gate["Conditions"]
+    assert condition["Type"] == "LessThanOrEqualTo"
+    json_get = condition["LeftValue"]["Std:JsonGet"]
+    assert json_get["Path"] == "regression_metrics.mse.value"
+    assert json_get["PropertyFile"] == {"Get": "Steps.EvaluateModel.PropertyFiles.EvaluationReport"}
+    assert condition["RightValue"] == {"Get": "Parameters.MseThreshold"}
+    assert [(s["Name"], s["Type"]) for s in gate["IfSteps"]] == [("RegisterModel", "RegisterModel")]
+    assert [(s["Name"], s["Type"]) for s in gate["ElseSteps"]] == [("MseAboveThreshold", "Fail")]
+    message = gate["ElseSteps"][0]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
+    assert {"Get": "Parameters.MseThreshold"} in message
+    assert any("Std:JsonGet" in part for part in message if isinstance(part, dict))
+
+
+def test_parameters_carry_the_project_defaults(definition):
+    settings = load_settings()
+    declared = {p["Name"]: p for p in definition["Parameters"]}
+    assert set(declared) == {
+        "ProcessingInstanceType",
+        "ProcessingInstanceCount",
+        "TrainingInstanceType",
+        "ModelApprovalStatus",
+        "InputDataUrl",
+        "MseThreshold",
+    }
+    assert declared["MseThreshold"] == {
+        "Name": "MseThreshold",
+        "Type": "Float",
+        "DefaultValue": settings.mse_threshold,
+    }
+    assert declared["ProcessingInstanceType"]["DefaultValue"] == settings.processing_instance_type
+    assert declared["TrainingInstanceType"]["DefaultValue"] == settings.training_instance_type
+    assert declared["ModelApprovalStatus"]["DefaultValue"] == settings.model_approval_status
+    assert declared["InputDataUrl"]["DefaultValue"] == (
+        f"s3://sagemaker-servicecatalog-seedcode-{REGION}/dataset/abalone-dataset.csv"
+    )
+
+
+def test_instance_types_are_parameters_not_fixed_strings(definition):
+    steps = _steps(definition)
+    for name in ("PreprocessData", "EvaluateModel"):
+        cluster = steps[name]["Arguments"]["ProcessingResources"]["ClusterConfig"]
+        assert cluster["InstanceType"] == {"Get": "Parameters.ProcessingInstanceType"}
+    resources = steps["TrainModel"]["Arguments"]["ResourceConfig"]
+    assert resources["InstanceType"] == {"Get": "Parameters.TrainingInstanceType"}
+
+
+def test_each_step_reads_the_outputs_it_needs(definition):
+    graph = step_graph(definition)
+    assert graph["TrainModel"].depends_on == {"PreprocessData"}
+    assert graph["EvaluateModel"].depends_on == {"PreprocessData", "TrainModel"}
+    assert graph["CheckMseThreshold"].depends_on == {"EvaluateModel"}
+    channels = {
+        channel["ChannelName"]: channel["DataSource"]["S3DataSource"]["S3Uri"]
+        for channel in graph["TrainModel"].raw["Arguments"]["InputDataConfig"]
+    }
+    for name in ("train", "validation", "preprocessor"):
+        expected = f"Steps.PreprocessData.ProcessingOutputConfig.Outputs['{name}'].S3Output.S3Uri"
+        assert channels[name] == {"Get": expected}
+    container = graph["RegisterModel"].raw["Arguments"]["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"] == {"Get": "Steps.TrainModel.ModelArtifacts.S3ModelArtifacts"}
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+
+
+def test_images_are_the_pinned_framework_versions(definition):
+    steps = _steps(definition)
+    preprocess_image = steps["PreprocessData"]["Arguments"]["AppSpecification"]["ImageUri"]
+    training_image = steps["TrainModel"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
+    assert f".dkr.ecr.{REGION}." in training_image
+    assert preprocess_image.endswith("/sagemaker-scikit-learn:1.9-0-cpu-py3")
+    assert training_image.endswith("/sagemaker-xgboost:3.2-0")
+    assert steps["EvaluateModel"]["Arguments"]["AppSpecification"]["ImageUri"] == training_image
+
+
+def test_training_is_script_mode_with_explicit_limits_and_our_hyperparameters(definition):
+    training = _steps(definition)["TrainModel"]["Arguments"]
+    assert training["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
+    expected = {k: str(v) for k, v in pipeline_module.load_hyperparameters().items()}
+    assert training["HyperParameters"] == expected
+    assert training["HyperParameters"]["objective"] == "reg:squarederror"
+    channels = {c["ChannelName"] for c in training["InputDataConfig"]}
+    assert {"code", "sm_drivers"} <= channels  # ModelTrainer's script mode uploads both
+
+
+def test_registration_records_metrics_approval_and_lineage(definition):
+    register = _steps(definition)["RegisterModel"]["Arguments"]
+    settings = load_settings()
+    assert register["ModelPackageGroupName"] == settings.model_package_group_name
+    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    statistics = register["ModelMetrics"]["ModelQuality"]["Statistics"]
+    assert statistics["ContentType"] == "application/json"
+    joined = statistics["S3Uri"]["Std:Join"]["Values"]
+    assert joined[-1] == "evaluation.json"
+    assert joined[0] == {
+        "Get": "Steps.EvaluateModel.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"
+    }
+    metadata = register["CustomerMetadataProperties"]
+    assert metadata["git_commit"] == "0123abcd"
+    assert metadata["input_data"] == {"Get": "Parameters.InputDataUrl"}
+    assert register["MetadataProperties"]["CommitId"] == "0123abcd"
+
+
+def test_uploaded_step_code_is_the_code_in_this_repo(built_definition, definition):
+    s3 = built_definition[0].session.client("s3")
+    steps = _steps(definition)
+    for step_name, script in (("PreprocessData", "preprocess.py"), ("EvaluateModel", "evaluate.py")):
+        [code] = [
+            i["S3Input"]["S3Uri"]
+            for i in steps[step_name]["Arguments"]["ProcessingInputs"]
+            if i["InputName"] == "code"
+        ]
+        bucket, _, key = code.removeprefix("s3://").partition("/")
+        uploaded = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert uploaded == (Path(pipeline_module.STEPS_DIR) / script).read_bytes()
+
+
+def test_readme_diagram_matches_the_definition(definition):
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    drawn = readme.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    assert drawn == mermaid(definition)
