@@ -5,7 +5,7 @@ VENV := .venv
 VENV_PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint demo clean
+.PHONY: venv test lint demo clean clean-template-tree
 
 venv: $(STAMP)
 
@@ -15,14 +15,20 @@ $(STAMP): requirements-dev.txt
 	$(VENV_PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-test: venv
+# Caches left in the template tree by running tools there would be rendered as templates.
+TEMPLATE_TREE := {{cookiecutter.project_slug}}
+
+clean-template-tree:
+	find '$(TEMPLATE_TREE)' \( -name __pycache__ -o -name .ruff_cache -o -name .pytest_cache \) -prune -exec rm -rf {} +
+
+test: venv clean-template-tree
 	$(VENV_PY) -m pytest tests $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV_PY) -m ruff check .
 	$(VENV_PY) -m ruff format --check .
 
-demo: venv
+demo: venv clean-template-tree
 	$(VENV_PY) demo/run_demo.py
 
 clean:

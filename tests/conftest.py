@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,11 +16,26 @@ TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 SHARED_DATA = TEMPLATE_DIR.parent / "shared" / "data" / "abalone.csv"
 
 
+def isolated_config(directory: Path) -> str:
+    """A cookiecutter config that keeps replay files and clones out of the user's home."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "cookiecutter-config.yaml"
+    config.write_text(
+        f"replay_dir: {json.dumps(str(directory / 'replay'))}\n"
+        f"cookiecutters_dir: {json.dumps(str(directory / 'cookiecutters'))}\n"
+    )
+    return str(config)
+
+
 def render_project(output_dir: Path, **answers: str) -> Path:
     """Render the template without prompts; returns the generated project folder."""
     return Path(
         cookiecutter(
-            str(TEMPLATE_DIR), no_input=True, extra_context=answers, output_dir=str(output_dir)
+            str(TEMPLATE_DIR),
+            no_input=True,
+            extra_context=answers,
+            output_dir=str(output_dir),
+            config_file=isolated_config(output_dir.parent / f"{output_dir.name}-cookiecutter"),
         )
     )
 

@@ -39,7 +39,7 @@ def _modelbuild(project: Path) -> Path:
 
 def _text_files(root: Path):
     for path in root.rglob("*"):
-        if path.is_file() and "__pycache__" not in path.parts:
+        if path.is_file() and not {"__pycache__", ".git"} & set(path.parts):
             yield path
 
 
@@ -135,3 +135,48 @@ def test_generated_suite_follows_other_answers(tmp_path):
     build_repo = _modelbuild(render_project(tmp_path, **answers))
     result = run_generated_pytest(build_repo, "tests/test_pipeline_definition.py")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+MUTATIONS = {
+    # The gate reads a path evaluate.py does not write.
+    "condition-path": (
+        "src/modelbuild/pipeline.py",
+        'MSE_JSON_PATH = "regression_metrics.mse.value"',
+        'MSE_JSON_PATH = "regression_metrics.mse.val"',
+        ["tests/test_quality_gate_contract.py"],
+    ),
+    # evaluate.py renames the metric the gate reads.
+    "evaluate-metric-name": (
+        "src/modelbuild/steps/evaluate.py",
+        '"mse": {',
+        '"mean_squared_error": {',
+        ["tests/test_quality_gate_contract.py", "tests/test_evaluate.py"],
+    ),
+    # preprocess.py stops rejecting unknown categories.
+    "preprocess-validation": (
+        "src/modelbuild/steps/preprocess.py",
+        'ALLOWED_CATEGORIES = {"sex": ("F", "I", "M")}',
+        'ALLOWED_CATEGORIES = {"sex": ("F", "I", "M", "X", "?", "U")}',
+        ["tests/test_preprocess.py"],
+    ),
+    # train.py saves under a name nothing else reads.
+    "train-artifact-name": (
+        "src/modelbuild/steps/training/train.py",
+        'MODEL_FILE = "xgboost-model.json"',
+        'MODEL_FILE = "model.ubj"',
+        ["tests/test_train.py", "tests/test_inference.py"],
+    ),
+}
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS.values(), ids=MUTATIONS.keys())
+def test_generated_suite_catches_a_broken_repo(tmp_path, mutation):
+    relative, original, broken, test_files = mutation
+    build_repo = _modelbuild(render_project(tmp_path))
+    target = build_repo / relative
+    source = target.read_text()
+    assert source.count(original) == 1, f"mutation anchor not found once in {relative}"
+    target.write_text(source.replace(original, broken))
+    result = run_generated_pytest(build_repo, *test_files)
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert " failed" in result.stdout

@@ -1,0 +1,355 @@
+"""Checks on the template's answers, run by hooks/pre_gen_project.py before anything is rendered.
+
+Every rule is a pure function of the answers; ``validate_answers`` collects all problems at once so
+a user fixes everything in one go, and ``main`` is the hook's entry point.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import math
+import re
+import sys
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import NamedTuple, TextIO
+
+from mlops_template.aws_rules import NAME_RULES, name_violation
+from mlops_template.names import derived_names, max_slug_length, name_kind, name_label
+from mlops_template.regions import REGION_SYNTAX, closest_regions, sagemaker_regions
+
+APPROVAL_STATUSES = ("PendingManualApproval", "Approved")
+JINJA_MARKERS = ("{{", "{%", "{#")
+PROJECT_NAME_MAX = 100
+DESCRIPTION_MAX = 256
+TAG_VALUE_MAX = 256
+TAG_VALUE_SYMBOLS = "_.:/=+-@"
+# Answers whose default in cookiecutter.json is the project slug itself.
+SLUG_DEFAULTED_FIELDS = ("pipeline_name", "model_package_group_name")
+
+_SLUG = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", re.ASCII)
+_INSTANCE_TYPE = re.compile(r"ml\.[a-z0-9]+\.[a-z0-9]+", re.ASCII)
+# Trojan-source style direction overrides: invisible, and they make a value read differently.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+_SHOWN_VALUE_MAX = 100
+
+REGION_FALLBACK_WARNING = (
+    "mlops-template warning: botocore is not installed in the Python that runs cookiecutter "
+    f"({sys.executable}), so aws_region was only checked for syntax, not for whether SageMaker "
+    "is offered there. For the full check install boto3 alongside cookiecutter, e.g. "
+    "`pipx inject cookiecutter boto3` (or `pip install boto3` in cookiecutter's environment)."
+)
+
+
+@dataclass(frozen=True)
+class AnswerProblem:
+    """One answer that breaks one rule, with what to do about it."""
+
+    field: str
+    value: object
+    rule: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {_show(self.value)} {self.rule}. Fix: {self.fix}."
+
+
+class Finding(NamedTuple):
+    rule: str
+    fix: str
+
+
+Check = Callable[[str], Finding | None]
+
+
+def validate_answers(answers: Mapping[str, object]) -> list[AnswerProblem]:
+    """Every problem with ``answers``; keys starting with '_' are cookiecutter's, not the user's."""
+    user_answers = {key: value for key, value in answers.items() if not key.startswith("_")}
+    checks = _field_checks(user_answers)
+    problems = [
+        AnswerProblem(field, None, "is missing", f"answer {field} (see cookiecutter.json)")
+        for field in checks
+        if field not in user_answers
+    ]
+    # Report in the order of the questions, then anything else the caller added.
+    ordered = [field for field in checks if field in user_answers]
+    ordered += [field for field in user_answers if field not in checks]
+    for field in ordered:
+        problem = _check_answer(field, user_answers[field], checks.get(field))
+        if problem is not None:
+            problems.append(problem)
+    return _without_slug_echoes(problems, user_answers.get("project_slug"))
+
+
+def _without_slug_echoes(problems: list[AnswerProblem], slug: object) -> list[AnswerProblem]:
+    # Names that merely repeat a rejected slug (their default) would restate the slug's problem.
+    if not any(problem.field == "project_slug" for problem in problems):
+        return problems
+    return [
+        problem
+        for problem in problems
+        if not (problem.field in SLUG_DEFAULTED_FIELDS and problem.value == slug)
+    ]
+
+
+def format_problems(problems: list[AnswerProblem]) -> str:
+    """A readable report of ``problems`` for the terminal."""
+    count = "1 answer needs" if len(problems) == 1 else f"{len(problems)} answers need"
+    lines = [f"mlops-template: cannot generate the project, {count} fixing:"]
+    lines += [f"  - {problem}" for problem in problems]
+    lines.append(
+        "Nothing was generated. Run cookiecutter again with corrected answers "
+        "(any answer can be given on the command line as name=value)."
+    )
+    return "\n".join(lines)
+
+
+def main(answers: Mapping[str, object], stderr: TextIO | None = None) -> int:
+    """Report problems with ``answers`` on stderr; 1 if there are any, else 0."""
+    stream = stderr if stderr is not None else sys.stderr
+    if sagemaker_regions() is None:
+        print(REGION_FALLBACK_WARNING, file=stream)
+    problems = validate_answers(answers)
+    if not problems:
+        return 0
+    print(format_problems(problems), file=stream)
+    return 1
+
+
+def _field_checks(answers: Mapping[str, object]) -> dict[str, Check]:
+    region = answers.get("aws_region")
+    return {
+        "project_name": _check_project_name,
+        "project_slug": functools.partial(
+            _check_slug, region=region if isinstance(region, str) else ""
+        ),
+        "description": _check_description,
+        "aws_region": functools.partial(_check_region, known=sagemaker_regions()),
+        "pipeline_name": functools.partial(_check_aws_name, kind="sagemaker_pipeline"),
+        "model_package_group_name": functools.partial(
+            _check_aws_name, kind="sagemaker_model_package_group"
+        ),
+        "processing_instance_type": _check_instance_type,
+        "training_instance_type": _check_instance_type,
+        "mse_threshold": _check_mse_threshold,
+        "model_approval_status": _check_approval_status,
+        "owner_team": _check_owner_team,
+    }
+
+
+def _check_answer(field: str, value: object, check: Check | None) -> AnswerProblem | None:
+    text = _as_text(value)
+    if text is None:
+        rule = f"is a {type(value).__name__}, not text"
+        return AnswerProblem(field, value, rule, f"give {field} as a plain string")
+    finding = _universal_finding(text)
+    if finding is None and check is not None:
+        finding = check(text)
+    if finding is None:
+        return None
+    return AnswerProblem(field, value, finding.rule, finding.fix)
+
+
+def _as_text(value: object) -> str | None:
+    # Cookiecutter hands every answer over as a string; numbers only arrive from direct callers.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _universal_finding(text: str) -> Finding | None:
+    """Rules for every answer: plain text only, nothing invisible."""
+    for marker in JINJA_MARKERS:
+        if marker in text:
+            return Finding(
+                f"contains the Jinja marker '{marker}'; answers are data, never template code",
+                f"remove '{marker}' from the answer",
+            )
+    position = _first_invisible_char(text)
+    if position is not None:
+        char = text[position]
+        return Finding(
+            f"contains the control character U+{ord(char):04X} at position {position}",
+            "remove control characters (line breaks, tabs, direction overrides) from the answer",
+        )
+    return None
+
+
+def _first_invisible_char(text: str) -> int | None:
+    for position, char in enumerate(text):
+        if unicodedata.category(char) in _INVISIBLE_CATEGORIES or char in _BIDI_CONTROLS:
+            return position
+    return None
+
+
+def _check_project_name(value: str) -> Finding | None:
+    if not value.strip():
+        return Finding("is empty", "give the project a name, e.g. 'Abalone Age Predictor'")
+    return _length_finding(value, PROJECT_NAME_MAX, "shorten the project name")
+
+
+def _check_description(value: str) -> Finding | None:
+    # An empty description is allowed: it is optional prose, not a name anything depends on.
+    return _length_finding(value, DESCRIPTION_MAX, "shorten the description")
+
+
+def _length_finding(value: str, limit: int, fix: str) -> Finding | None:
+    if len(value) <= limit:
+        return None
+    return Finding(f"is {len(value)} characters, over the limit of {limit}", fix)
+
+
+def _check_slug(value: str, region: str) -> Finding | None:
+    if not _SLUG.fullmatch(value):
+        return Finding(
+            "is not a valid slug; every AWS resource name is built from it, so it must be "
+            "lowercase letters, digits and single hyphens, starting with a letter",
+            f"pass project_slug={suggest_slug(value, region)}",
+        )
+    if not REGION_SYNTAX.fullmatch(region):
+        # Bucket length depends on the region; that answer's own problem is reported instead.
+        return None
+    return _derived_name_finding(value, region)
+
+
+def suggest_slug(value: str, region: str) -> str:
+    """A valid slug resembling ``value``, shortened to fit ``region`` where that is known."""
+    slug = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")
+    if not slug[:1].isalpha():
+        slug = f"project-{slug}".strip("-")
+    if REGION_SYNTAX.fullmatch(region):
+        slug = slug[: max_slug_length(region)].rstrip("-")
+    return slug
+
+
+def _derived_name_finding(slug: str, region: str) -> Finding | None:
+    broken = [
+        (len(name), field, name, reason)
+        for field, name in derived_names(slug, region).as_dict().items()
+        if (reason := name_violation(name, name_kind(field))) is not None
+    ]
+    if not broken:
+        return None
+    _, field, name, reason = max(broken)
+    limit = max_slug_length(region)
+    if len(slug) > limit:
+        return Finding(
+            f"is {len(slug)} characters; the {name_label(field)} '{name}' {reason}",
+            f"choose a slug of at most {limit} characters for {region} "
+            "(pass project_slug=... or a shorter project_name)",
+        )
+    return Finding(
+        f"makes the {name_label(field)} '{name}', which {reason}",
+        "choose a different slug (pass project_slug=...)",
+    )
+
+
+def _check_region(value: str, known: frozenset[str] | None) -> Finding | None:
+    if known is None:
+        if REGION_SYNTAX.fullmatch(value):
+            return None
+        return Finding(
+            "is not an AWS region name", "pass aws_region=us-east-1 or another SageMaker region"
+        )
+    if value in known:
+        return None
+    close = closest_regions(value, known)
+    hint = f"did you mean {_one_of(close)}? Otherwise " if close else ""
+    return Finding(
+        "is not a region where SageMaker is offered (according to botocore's endpoint data)",
+        f"{hint}pass aws_region=<region> naming a region where SageMaker is offered, such as "
+        "us-east-1 (for a newly launched region, upgrade boto3 where cookiecutter runs)",
+    )
+
+
+def _one_of(options: list[str]) -> str:
+    return options[0] if len(options) == 1 else f"{', '.join(options[:-1])} or {options[-1]}"
+
+
+def _check_aws_name(value: str, kind: str) -> Finding | None:
+    reason = name_violation(value, kind)
+    if reason is None:
+        return None
+    label = kind.replace("_", " ").replace("sagemaker", "SageMaker")
+    return Finding(f"is not a valid {label} name: it {reason}", _aws_name_fix(value, kind))
+
+
+def _aws_name_fix(value: str, kind: str) -> str:
+    default = "(or leave it at its default, the project slug)"
+    limit = NAME_RULES[kind].max_len
+    if len(value) > limit:
+        return f"shorten it to at most {limit} characters {default}"
+    candidate = re.sub(r"[^a-zA-Z0-9]+", "-", value).strip("-")
+    if candidate and name_violation(candidate, kind) is None:
+        return f"use e.g. '{candidate}' {default}"
+    return f"use letters, digits and hyphens {default}"
+
+
+def _check_instance_type(value: str) -> Finding | None:
+    if _INSTANCE_TYPE.fullmatch(value):
+        return None
+    guess = value.lower() if value.lower().startswith("ml.") else f"ml.{value.lower()}"
+    if _INSTANCE_TYPE.fullmatch(guess):
+        fix = f"use {guess}"
+    else:
+        fix = "use an instance type such as ml.m5.xlarge"
+    return Finding("is not a SageMaker instance type (ml.<family>.<size>)", fix)
+
+
+def _check_mse_threshold(value: str) -> Finding | None:
+    fix = "give a positive number such as 6.0 (the highest test MSE a registered model may have)"
+    try:
+        number = float(value)
+    except ValueError:
+        return Finding("is not a number", fix)
+    if not math.isfinite(number):
+        return Finding("is not a finite number", fix)
+    if number <= 0:
+        return Finding("must be greater than 0 (no model could ever pass the quality gate)", fix)
+    return None
+
+
+def _check_approval_status(value: str) -> Finding | None:
+    if value in APPROVAL_STATUSES:
+        return None
+    close = difflib.get_close_matches(value, APPROVAL_STATUSES, n=1, cutoff=0.4)
+    hint = f"did you mean {close[0]}? Otherwise " if close else ""
+    return Finding(
+        f"is not one of {', '.join(APPROVAL_STATUSES)}",
+        f"{hint}choose PendingManualApproval (a person approves) "
+        "or Approved (deploys automatically)",
+    )
+
+
+def _check_owner_team(value: str) -> Finding | None:
+    if not value:
+        return Finding("is empty", "name the team that owns the resources, e.g. ml-platform")
+    if len(value) > TAG_VALUE_MAX:
+        return Finding(
+            f"is {len(value)} characters, over AWS's tag value limit of {TAG_VALUE_MAX}",
+            "shorten the team name",
+        )
+    for char in value:
+        if not _allowed_in_tag_value(char):
+            return Finding(
+                f"contains {char!r}, which AWS tag values do not allow",
+                f"use letters, digits, spaces and {TAG_VALUE_SYMBOLS} only",
+            )
+    return None
+
+
+def _allowed_in_tag_value(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LNZ" or char in TAG_VALUE_SYMBOLS
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "(no value)"
+    if isinstance(value, str) and len(value) > _SHOWN_VALUE_MAX:
+        return f"{value[:_SHOWN_VALUE_MAX]!r}... ({len(value)} characters)"
+    return repr(value)

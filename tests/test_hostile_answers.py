@@ -1,0 +1,270 @@
+"""Hostile answers through real cookiecutter runs: rejected before anything is written.
+
+What cookiecutter 2.x does before our pre_gen_project hook sees an answer, and how these tests
+account for it:
+- Answers given as extra_context (the API, `key=value` on the command line, a config file's
+  default_context) are rendered as Jinja templates first, exactly like cookiecutter.json defaults:
+  `{{ 7*7 }}` arrives as "49", and an expression reaching Python objects runs. No hook can see or
+  stop that, so such answers must come from the person running cookiecutter. The hook rejects every
+  Jinja marker that reaches it: typed at the prompt or read from a replay file (both verbatim), or
+  escaped with `{% raw %}` on the command line.
+- The project directory is created from the slug before any hook runs, and deleted again when the
+  hook fails, so "nothing written" is checked around the output folder, not only inside it.
+- A choice answer that is not among the choices (model_approval_status) is refused by cookiecutter
+  itself (ValueError) when given as extra_context; a replay file skips that check, our hook not.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cookiecutter.exceptions import FailedHookException
+from cookiecutter.main import cookiecutter
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[1]
+GOOD_SLUG = "hostile-check"
+
+# id: (the one answer the hook must report, the answers given)
+REJECTED_BY_HOOK: dict[str, tuple[str, dict[str, str]]] = {
+    "slug-underscore-capitals": ("project_slug", {"project_slug": "My_Project"}),
+    "slug-space": ("project_slug", {"project_slug": "a b"}),
+    "slug-parent-dir": ("project_slug", {"project_slug": "../x"}),
+    "slug-shell-metacharacters": ("project_slug", {"project_slug": "x;rm -rf"}),
+    "slug-uppercase": ("project_slug", {"project_slug": "MyProject"}),
+    "slug-too-long": ("project_slug", {"project_slug": "a" * 41}),
+    "slug-too-long-for-region": (
+        "project_slug",
+        {"project_slug": "a" * 36, "aws_region": "ap-southeast-3"},
+    ),
+    # Cookiecutter evaluates this to "49", which is not a slug (it must start with a letter).
+    "slug-jinja-expression": ("project_slug", {"project_slug": "{{ 7*7 }}"}),
+    "slug-quote-code": ("project_slug", {"project_slug": 'x"; import os; "'}),
+    "slug-triple-single-quotes": ("project_slug", {"project_slug": "'''"}),
+    "slug-escaped-triple-double-quotes": ("project_slug", {"project_slug": '\\"\\"\\"'}),
+    "name-escaped-jinja-expression": (
+        "project_name",
+        {"project_slug": GOOD_SLUG, "project_name": "{% raw %}{{ 7*7 }}{% endraw %}"},
+    ),
+    "description-escaped-jinja-block": (
+        "description",
+        {"description": "{% raw %}{% raw %}{% endraw %}"},
+    ),
+    "description-escaped-jinja-comment": (
+        "description",
+        {"description": "{% raw %}{# x #}{% endraw %}"},
+    ),
+    "region-unknown": ("aws_region", {"aws_region": "us-middle-1"}),
+    "threshold-negative": ("mse_threshold", {"mse_threshold": "-1"}),
+    "threshold-zero": ("mse_threshold", {"mse_threshold": "0"}),
+    "threshold-not-numeric": ("mse_threshold", {"mse_threshold": "abc"}),
+    "threshold-nan": ("mse_threshold", {"mse_threshold": "nan"}),
+    "instance-type-without-ml-prefix": (
+        "training_instance_type",
+        {"training_instance_type": "m5.xlarge"},
+    ),
+    "owner-team-bad-tag-value": ("owner_team", {"owner_team": "ml,platform"}),
+}
+
+# Replayed answers reach the hook verbatim, as typed answers do.
+REJECTED_WHEN_REPLAYED: dict[str, dict[str, str]] = {
+    "slug-jinja-expression": {"project_slug": "{{ 7*7 }}"},
+    "slug-jinja-raw": {"project_slug": "{% raw %}"},
+    "name-jinja-expression": {"project_name": "{{ 7*7 }}"},
+    "name-jinja-raw": {"project_name": "{% raw %}"},
+    "description-jinja-object-access": {"description": "{{ cookiecutter.__class__ }}"},
+    "description-jinja-comment": {"description": "{# x #}"},
+    "approval-status-not-a-choice": {"model_approval_status": "Rejected"},
+}
+
+# Each of these would end a Python string literal or inject code if answers were pasted into code.
+AWKWARD_NAME = "\u00c5lesund \"abalone\" \\ <b>&amp;</b> 'x' \U0001f41a"
+AWKWARD_DESCRIPTION = (
+    'x"; import os; os.system("touch PWNED"); " \'\'\' """ \\"\\"\\" </script> \\u0041 caf\u00e9'
+)
+
+
+@pytest.fixture(scope="module")
+def config_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    # Keeps cookiecutter's replay files and clone cache out of the user's home directory.
+    home = tmp_path_factory.mktemp("cookiecutter-home")
+    config = home / "config.yaml"
+    config.write_text(
+        f"replay_dir: {json.dumps(str(home / 'replay'))}\n"
+        f"cookiecutters_dir: {json.dumps(str(home / 'cache'))}\n"
+    )
+    return str(config)
+
+
+@pytest.fixture(scope="module")
+def default_replay(tmp_path_factory: pytest.TempPathFactory, config_file: str) -> dict[str, Any]:
+    """Cookiecutter's own replay record of a default render (which must succeed)."""
+    output = tmp_path_factory.mktemp("default-render")
+    project = Path(
+        cookiecutter(
+            str(TEMPLATE_DIR), no_input=True, output_dir=str(output), config_file=config_file
+        )
+    )
+    assert (project / f"{project.name}-modelbuild" / "src/modelbuild/project.json").is_file()
+    (replay_file,) = Path(config_file).parent.joinpath("replay").glob("*.json")
+    return json.loads(replay_file.read_text())
+
+
+def output_dir(tmp_path: Path) -> Path:
+    out = tmp_path / "out"
+    out.mkdir()
+    return out
+
+
+def reported_fields(stderr: str) -> list[str]:
+    """The answers the hook's report names, in order (one '  - field: ...' line each)."""
+    return re.findall(r"^  - (\w+): ", stderr, flags=re.MULTILINE)
+
+
+def assert_nothing_written(tmp_path: Path) -> None:
+    # The slug "../x" would land beside "out", so the whole tmp_path must be back to just "out".
+    assert sorted(tmp_path.rglob("*")) == [tmp_path / "out"]
+
+
+@pytest.mark.parametrize(
+    ("field", "answers"), REJECTED_BY_HOOK.values(), ids=REJECTED_BY_HOOK.keys()
+)
+def test_hostile_answers_are_rejected_and_nothing_is_written(
+    tmp_path: Path,
+    config_file: str,
+    field: str,
+    answers: dict[str, str],
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(FailedHookException):
+        cookiecutter(
+            str(TEMPLATE_DIR),
+            no_input=True,
+            extra_context=answers,
+            output_dir=str(output_dir(tmp_path)),
+            config_file=config_file,
+        )
+    assert_nothing_written(tmp_path)
+    assert reported_fields(capfd.readouterr().err) == [field]
+
+
+@pytest.mark.parametrize(
+    "answers", REJECTED_WHEN_REPLAYED.values(), ids=REJECTED_WHEN_REPLAYED.keys()
+)
+def test_verbatim_hostile_answers_are_rejected(
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    config_file: str,
+    default_replay: dict[str, Any],
+    answers: dict[str, str],
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    context = copy.deepcopy(default_replay)
+    context["cookiecutter"].update(answers)
+    replay_file = tmp_path_factory.mktemp("replay") / "hostile.json"
+    replay_file.write_text(json.dumps(context))
+    with pytest.raises(FailedHookException):
+        cookiecutter(
+            str(TEMPLATE_DIR),
+            replay=str(replay_file),
+            output_dir=str(output_dir(tmp_path)),
+            config_file=config_file,
+        )
+    assert_nothing_written(tmp_path)
+    ((field, value),) = answers.items()
+    err = capfd.readouterr().err
+    assert reported_fields(err) == [field]
+    assert f"{field}: {value!r}" in err
+
+
+def test_typed_jinja_reaches_the_hook_verbatim_and_is_rejected(
+    tmp_path: Path, config_file: str
+) -> None:
+    # A hostile name, a good slug, then Enter (the default) for every further question.
+    typed = "\n".join(["{{ 7*7 }}", GOOD_SLUG] + [""] * 40) + "\n"
+    command = [sys.executable, "-m", "cookiecutter", str(TEMPLATE_DIR)]
+    command += ["--output-dir", str(output_dir(tmp_path)), "--config-file", config_file]
+    result = subprocess.run(
+        command, input=typed, capture_output=True, text=True, timeout=60, env=os.environ.copy()
+    )
+    assert result.returncode != 0
+    assert "project_name: '{{ 7*7 }}' contains the Jinja marker '{{'" in result.stderr
+    assert_nothing_written(tmp_path)
+
+
+def test_choice_outside_the_list_is_refused_by_cookiecutter(
+    tmp_path: Path, config_file: str
+) -> None:
+    with pytest.raises(ValueError, match="choice variable model_approval_status"):
+        cookiecutter(
+            str(TEMPLATE_DIR),
+            no_input=True,
+            extra_context={"model_approval_status": "Rejected"},
+            output_dir=str(output_dir(tmp_path)),
+            config_file=config_file,
+        )
+    assert_nothing_written(tmp_path)
+
+
+def test_awkward_text_reaches_the_project_as_exact_data(
+    tmp_path: Path, config_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = output_dir(tmp_path)
+    answers = {
+        "project_name": AWKWARD_NAME,
+        "project_slug": GOOD_SLUG,
+        "description": AWKWARD_DESCRIPTION,
+    }
+    project = Path(
+        cookiecutter(
+            str(TEMPLATE_DIR),
+            no_input=True,
+            extra_context=answers,
+            output_dir=str(out),
+            config_file=config_file,
+        )
+    )
+    settings_file = project / f"{GOOD_SLUG}-modelbuild" / "src/modelbuild/project.json"
+    settings = json.loads(settings_file.read_text(encoding="utf-8"))
+    assert (settings["project_name"], settings["description"]) == (
+        AWKWARD_NAME,
+        AWKWARD_DESCRIPTION,
+    )
+    assert not list(tmp_path.rglob("PWNED")), "an answer was executed as code"
+    python_files = list(project.rglob("*.py"))
+    assert python_files, "expected generated Python sources"
+    for path in python_files:
+        assert "PWNED" not in path.read_text(encoding="utf-8"), f"answer pasted into {path}"
+
+
+def test_hook_without_botocore_falls_back_to_a_syntax_check(
+    tmp_path: Path,
+    config_file: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # The hook runs in a fresh interpreter; a shadowing package makes `import botocore` fail there.
+    shadow = tmp_path.parent / f"{tmp_path.name}-no-botocore" / "botocore"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('botocore hidden by the test')\n")
+    monkeypatch.setenv("PYTHONPATH", str(shadow.parent))
+    with pytest.raises(FailedHookException):
+        cookiecutter(
+            str(TEMPLATE_DIR),
+            no_input=True,
+            extra_context={"aws_region": "us-east1"},
+            output_dir=str(output_dir(tmp_path)),
+            config_file=config_file,
+        )
+    err = capfd.readouterr().err
+    assert "pipx inject cookiecutter boto3" in err
+    assert "aws_region: 'us-east1' is not an AWS region name" in err
+    assert_nothing_written(tmp_path)

@@ -1,0 +1,1 @@
+"""Step scripts. Each runs alone inside its SageMaker container and imports nothing from here."""

@@ -1,0 +1,173 @@
+"""Shared test data and small helpers (kept out of conftest so tests can import them)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from cfnlint.decode.decode import decode
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE_PATH = REPO_ROOT / "endpoint-config-template.yml"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/model-execution"
+BUCKET = "mlops-artifacts-123456789012"
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+KMS_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+# Never legacy retries: they turn one unimplemented moto call into seconds of back-off.
+TEST_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2})
+
+# Stands in for the rendered project.json: this directory is also the cookiecutter template,
+# where project.json is still a Jinja expression.
+PROJECT = {
+    "project_name": "Abalone Age Predictor",
+    "project_slug": "abalone-age-predictor",
+    "aws_region": REGION,
+    "model_package_group_name": "abalone-age-predictor",
+    "owner_team": "ml-platform",
+}
+SLUG = PROJECT["project_slug"]
+ENDPOINT = f"{SLUG}-staging"
+GROUP = PROJECT["model_package_group_name"]
+
+
+def write_json(path: Path, data: Any) -> Path:
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return path
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def build_argv(tmp_path: Path, project_file: Path, *extra: str) -> list[str]:
+    """build.py arguments with every required value, exporting into ``tmp_path``."""
+    return [
+        "--project-file", str(project_file),
+        "--model-execution-role-arn", ROLE_ARN,
+        "--artifact-bucket", BUCKET,
+        "--export-staging-config", str(tmp_path / "staging-export.json"),
+        "--export-prod-config", str(tmp_path / "prod-export.json"),
+        "--source-commit", COMMIT,
+        *extra,
+    ]  # fmt: skip
+
+
+def load_script(path: Path, name: str) -> ModuleType:
+    """Import a script by path (test/test.py cannot be imported as ``test``: stdlib owns it)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # dataclasses look their module up in sys.modules while the class body runs.
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class Registry:
+    """A model package group in moto, filled with versions in a chosen order."""
+
+    def __init__(self, client: Any, group: str = GROUP) -> None:
+        self.client = client
+        self.group = group
+
+    def create_group(self) -> None:
+        self.client.create_model_package_group(ModelPackageGroupName=self.group)
+
+    def add_version(self, status: str) -> str:
+        """Register one version with ``status``; returns its ARN."""
+        # moto sorts on creation time; a short pause keeps versions from sharing a timestamp.
+        time.sleep(0.003)
+        response = self.client.create_model_package(
+            ModelPackageGroupName=self.group,
+            ModelApprovalStatus=status,
+            InferenceSpecification={
+                "Containers": [{"Image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/xgb:1"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        )
+        return response["ModelPackageArn"]
+
+
+def load_template() -> dict[str, Any]:
+    template, matches = decode(str(TEMPLATE_PATH))
+    assert template is not None, matches
+    return template
+
+
+def constraint_violations(template: dict[str, Any], values: dict[str, str]) -> list[str]:
+    """What CloudFormation would reject in ``values`` (moto checks none of these rules)."""
+    problems = [
+        f"{key}: not a template parameter" for key in values if key not in template["Parameters"]
+    ]
+    for key, rules in template["Parameters"].items():
+        if key not in values:
+            problems.append(f"{key}: missing")
+            continue
+        problems.extend(f"{key}={values[key]!r}: {why}" for why in _violations(rules, values[key]))
+    return problems
+
+
+def _violations(rules: dict[str, Any], value: str) -> list[str]:
+    found = []
+    if "AllowedValues" in rules and value not in [str(item) for item in rules["AllowedValues"]]:
+        found.append(f"not in {rules['AllowedValues']}")
+    if "AllowedPattern" in rules and re.fullmatch(rules["AllowedPattern"], value) is None:
+        found.append(f"does not match {rules['AllowedPattern']}")
+    if rules["Type"] == "Number":
+        number = float(value)
+        if number < float(rules.get("MinValue", number)) or number > float(
+            rules.get("MaxValue", number)
+        ):
+            found.append(f"outside [{rules.get('MinValue')}, {rules.get('MaxValue')}]")
+    elif (
+        not int(rules.get("MinLength", 0)) <= len(value) <= int(rules.get("MaxLength", len(value)))
+    ):
+        found.append(
+            f"length {len(value)} outside [{rules.get('MinLength')}, {rules.get('MaxLength')}]"
+        )
+    return found
+
+
+def create_endpoint(moto_url: str, capture: bool = True) -> None:
+    """The staging endpoint as the staging stack would leave it, made through the API."""
+    sagemaker = boto3.client(
+        "sagemaker", region_name=REGION, endpoint_url=moto_url, config=TEST_CLIENT_CONFIG
+    )
+    sagemaker.create_model(
+        ModelName="staging-model",
+        ExecutionRoleArn=ROLE_ARN,
+        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgb:1"},
+    )
+    extra: dict[str, Any] = {}
+    if capture:
+        extra["DataCaptureConfig"] = {
+            "EnableCapture": True,
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": f"s3://bucket/{SLUG}/datacapture/staging",
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        }
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="staging-config",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "staging-model",
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+        **extra,
+    )
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="staging-config")

@@ -1,0 +1,125 @@
+"""The buildspecs' commands, run as CodeBuild would run them, against moto and the invoke stub.
+
+``aws cloudformation package`` is the one command not run: it needs the AWS CLI and only copies
+this template (it has no local artifacts to upload).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from helpers import (
+    ENDPOINT,
+    GROUP,
+    PROJECT,
+    REGION,
+    REPO_ROOT,
+    ROLE_ARN,
+    SLUG,
+    TEST_CLIENT_CONFIG,
+    Registry,
+    create_endpoint,
+    read_json,
+    write_json,
+)
+
+BUCKET = "artifact-bucket"
+
+
+def load_buildspec(relative: str) -> dict[str, Any]:
+    return yaml.safe_load((REPO_ROOT / relative).read_text(encoding="utf-8"))
+
+
+def checkout(tmp_path: Path) -> Path:
+    """The repository as CodeBuild sees it: this directory, with project.json rendered."""
+    root = tmp_path / "checkout"
+    shutil.copytree(REPO_ROOT, root, ignore=shutil.ignore_patterns("tests", "__pycache__"))
+    write_json(root / "project.json", PROJECT)
+    return root
+
+
+def run_command(command: str, root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    # "python" in a buildspec must be the interpreter running these tests.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    return subprocess.run(
+        ["bash", "-c", command],
+        cwd=root,
+        env=os.environ | env | {"PATH": path},
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_deploy_buildspec_builds_and_exports_the_three_files(moto_url: str, tmp_path: Path) -> None:
+    sagemaker = boto3.client(
+        "sagemaker", region_name=REGION, endpoint_url=moto_url, config=TEST_CLIENT_CONFIG
+    )
+    registry = Registry(sagemaker)
+    registry.create_group()
+    approved = registry.add_version("Approved")
+    spec = load_buildspec("buildspec.yml")
+    commands = spec["phases"]["build"]["commands"]
+    env = {
+        "AWS_ENDPOINT_URL": moto_url,
+        "SOURCE_MODEL_PACKAGE_GROUP_NAME": GROUP,
+        "MODEL_EXECUTION_ROLE_ARN": ROLE_ARN,
+        "ARTIFACT_BUCKET": BUCKET,
+        "EXPORT_TEMPLATE_NAME": str(tmp_path / "template-export.yml"),
+        "EXPORT_TEMPLATE_STAGING_CONFIG": str(tmp_path / "staging-config-export.json"),
+        "EXPORT_TEMPLATE_PROD_CONFIG": str(tmp_path / "prod-config-export.json"),
+        "CODEBUILD_RESOLVED_SOURCE_VERSION": "feedface",
+    }
+
+    result = run_command(commands[0], checkout(tmp_path), env)
+
+    assert result.returncode == 0, result.stderr
+    assert "--template endpoint-config-template.yml" in commands[1]
+    assert '--output-template "$EXPORT_TEMPLATE_NAME"' in commands[1]
+    assert spec["artifacts"]["files"] == [
+        "$EXPORT_TEMPLATE_NAME",
+        "$EXPORT_TEMPLATE_STAGING_CONFIG",
+        "$EXPORT_TEMPLATE_PROD_CONFIG",
+    ]
+    staging = read_json(tmp_path / "staging-config-export.json")
+    assert staging["Parameters"]["ModelPackageArn"] == approved
+    assert staging["Parameters"]["DataCaptureDestinationS3Uri"].startswith(f"s3://{BUCKET}/")
+    assert read_json(tmp_path / "prod-config-export.json")["Tags"]["source-commit"] == "feedface"
+
+
+@pytest.mark.parametrize("build_config", [None, "renamed-export.json"])
+def test_staging_test_buildspec_reads_the_build_artifact(
+    moto_url: str, runtime_endpoint_url: str, tmp_path: Path, build_config: str | None
+) -> None:
+    create_endpoint(moto_url)
+    artifact = tmp_path / "BuildArtifact"
+    artifact.mkdir()
+    write_json(
+        artifact / (build_config or "staging-config-export.json"),
+        {"Parameters": {"EndpointName": ENDPOINT}},
+    )
+    spec = load_buildspec("test/buildspec.yml")
+    # BUILD_CONFIG is optional: unset, the export's default name is used.
+    env = {
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": runtime_endpoint_url,
+        "CODEBUILD_SRC_DIR_BuildArtifact": str(artifact),
+        "EXPORT_TEST_RESULTS": str(tmp_path / "test-results.json"),
+    } | ({"BUILD_CONFIG": build_config} if build_config else {})
+
+    (command,) = spec["phases"]["build"]["commands"]
+    result = run_command(command, checkout(tmp_path), env)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert read_json(tmp_path / "test-results.json")["endpoint_name"] == f"{SLUG}-staging"
+    assert spec["artifacts"]["files"] == ["$EXPORT_TEST_RESULTS"]
