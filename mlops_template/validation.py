@@ -21,6 +21,7 @@ from mlops_template.names import derived_names, max_slug_length, name_kind, name
 from mlops_template.regions import REGION_SYNTAX, closest_regions, sagemaker_regions
 
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved")
+BOOTSTRAP_CHOICES = ("no", "yes")
 JINJA_MARKERS = ("{{", "{%", "{#")
 PROJECT_NAME_MAX = 100
 DESCRIPTION_MAX = 256
@@ -137,6 +138,7 @@ def _field_checks(answers: Mapping[str, object]) -> dict[str, Check]:
         "mse_threshold": _check_mse_threshold,
         "model_approval_status": _check_approval_status,
         "owner_team": _check_owner_team,
+        "bootstrap_aws": _check_bootstrap_choice,
     }
 
 
@@ -323,6 +325,16 @@ def _check_approval_status(value: str) -> Finding | None:
         f"is not one of {', '.join(APPROVAL_STATUSES)}",
         f"{hint}choose PendingManualApproval (a person approves) "
         "or Approved (deploys automatically)",
+    )
+
+
+def _check_bootstrap_choice(value: str) -> Finding | None:
+    if value in BOOTSTRAP_CHOICES:
+        return None
+    return Finding(
+        "is not yes or no",
+        "answer no to only generate files (run `python -m cicd bootstrap` later), "
+        "or yes to create the AWS resources now",
     )
 
 

@@ -35,6 +35,7 @@ VALID = {
     "mse_threshold": "6.0",
     "model_approval_status": "PendingManualApproval",
     "owner_team": "ml-platform",
+    "bootstrap_aws": "no",
 }
 FIELDS = tuple(VALID)
 LONGEST_REGION = max(sorted(sagemaker_regions() or ()), key=len)
@@ -349,6 +350,18 @@ def test_approval_status_accepted(status: str) -> None:
 def test_approval_status_rejected(status: str, hint: str) -> None:
     problem = only_problem("model_approval_status", model_approval_status=status)
     assert hint in problem.fix and "Approved (deploys automatically)" in problem.fix
+
+
+@pytest.mark.parametrize("choice", ["no", "yes"])
+def test_bootstrap_choice_accepted(choice: str) -> None:
+    assert problems(bootstrap_aws=choice) == []
+
+
+@pytest.mark.parametrize("choice", ["y", "YES", "true", ""])
+def test_bootstrap_choice_rejected(choice: str) -> None:
+    problem = only_problem("bootstrap_aws", bootstrap_aws=choice)
+    assert problem.rule == "is not yes or no"
+    assert "python -m cicd bootstrap" in problem.fix
 
 
 @pytest.mark.parametrize("field", ["processing_instance_type", "training_instance_type"])

@@ -15,6 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# AWS stand-in fixtures (moto) for every test module; importing it also swaps in fake credentials.
+from aws_stand_in import aws, built_definition, definition  # noqa: F401
+
 from modelbuild.steps import preprocess
 from modelbuild.steps.training import train
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from aws_stand_in import aws  # noqa: F401  (pytest fixture)
 
 from modelbuild.cli import get_pipeline_definition, run_pipeline
 from modelbuild.cli.run_pipeline import coerce_parameters, wait_for_execution
@@ -24,7 +23,10 @@ def test_definition_offline_prints_json(capsys):
 
 def test_definition_mermaid_to_file(tmp_path):
     target = tmp_path / "dag.mmd"
-    assert get_pipeline_definition.main(["--offline", "--format", "mermaid", "--output", str(target)]) == 0
+    assert (
+        get_pipeline_definition.main(["--offline", "--format", "mermaid", "--output", str(target)])
+        == 0
+    )
     text = target.read_text()
     assert text.startswith("flowchart LR")
     assert "CheckMseThreshold -->|if true| RegisterModel" in text
@@ -38,12 +40,16 @@ def test_definition_needs_a_role_when_not_offline(capsys, monkeypatch):
 
 
 def test_run_pipeline_upserts_tags_and_starts_with_overrides(aws, capsys):
-    code = run_pipeline.main(_run(aws, "--no-wait", "--param", "MseThreshold=5.5", "--tag", "team=x"))
+    code = run_pipeline.main(
+        _run(aws, "--no-wait", "--param", "MseThreshold=5.5", "--tag", "team=x")
+    )
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     client = aws.session.client("sagemaker")
     settings = load_settings()
-    tags = {t["Key"]: t["Value"] for t in client.list_tags(ResourceArn=report["pipeline_arn"])["Tags"]}
+    tags = {
+        t["Key"]: t["Value"] for t in client.list_tags(ResourceArn=report["pipeline_arn"])["Tags"]
+    }
     assert tags["project"] == settings.project_slug
     assert tags["owner"] == settings.owner_team
     assert tags["team"] == "x"
@@ -131,14 +137,22 @@ class _Clock:
 def test_wait_returns_the_terminal_status_and_reason():
     clock = _Clock()
     client = _FakeClient(["Executing", "Executing", "Failed"], reason="MSE 9 above 6")
-    result = wait_for_execution(client, "arn", timeout=100, poll_interval=10, clock=clock, sleep=clock.sleep)
-    assert (result.status, result.failure_reason, result.waited_seconds) == ("Failed", "MSE 9 above 6", 20)
+    result = wait_for_execution(
+        client, "arn", timeout=100, poll_interval=10, clock=clock, sleep=clock.sleep
+    )
+    assert (result.status, result.failure_reason, result.waited_seconds) == (
+        "Failed",
+        "MSE 9 above 6",
+        20,
+    )
 
 
 def test_wait_gives_up_at_the_timeout():
     clock = _Clock()
     client = _FakeClient(["Executing"])
-    result = wait_for_execution(client, "arn", timeout=25, poll_interval=10, clock=clock, sleep=clock.sleep)
+    result = wait_for_execution(
+        client, "arn", timeout=25, poll_interval=10, clock=clock, sleep=clock.sleep
+    )
     assert result is None
     assert clock.now == 25
     assert client.calls == 4
@@ -148,7 +162,9 @@ def test_run_pipeline_exit_code_reflects_a_failed_execution(aws, monkeypatch, ca
     from modelbuild.cli.run_pipeline import WaitResult
 
     monkeypatch.setattr(
-        run_pipeline, "wait_for_execution", lambda *a, **k: WaitResult("Failed", "MSE 9 above 6", 3.0)
+        run_pipeline,
+        "wait_for_execution",
+        lambda *a, **k: WaitResult("Failed", "MSE 9 above 6", 3.0),
     )
     assert run_pipeline.main(_run(aws)) == 1
     assert "execution Failed: MSE 9 above 6" in capsys.readouterr().err

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_stand_in import REGION, built_definition, definition  # noqa: F401  (pytest fixtures)
+from aws_stand_in import REGION
 
 from modelbuild import pipeline as pipeline_module
 from modelbuild.definition import mermaid, step_graph
@@ -131,7 +131,10 @@ def test_registration_records_metrics_approval_and_lineage(definition):
 def test_uploaded_step_code_is_the_code_in_this_repo(built_definition, definition):
     s3 = built_definition[0].session.client("s3")
     steps = _steps(definition)
-    for step_name, script in (("PreprocessData", "preprocess.py"), ("EvaluateModel", "evaluate.py")):
+    for step_name, script in (
+        ("PreprocessData", "preprocess.py"),
+        ("EvaluateModel", "evaluate.py"),
+    ):
         [code] = [
             i["S3Input"]["S3Uri"]
             for i in steps[step_name]["Arguments"]["ProcessingInputs"]

@@ -11,8 +11,6 @@ import json
 import tarfile
 from pathlib import Path
 
-from aws_stand_in import built_definition, definition  # noqa: F401  (pytest fixtures)
-
 from modelbuild.definition import step_graph
 from modelbuild.steps import evaluate
 
@@ -58,7 +56,9 @@ def test_gate_path_resolves_to_a_number_in_evaluate_output(
     with tarfile.open(tmp_path / "model" / "model.tar.gz", "w:gz") as archive:
         archive.add(model_dir, arcname=".")
     (tmp_path / "test").mkdir()
-    (tmp_path / "test" / "test.csv").write_bytes((preprocessed_dir / "test" / "test.csv").read_bytes())
+    (tmp_path / "test" / "test.csv").write_bytes(
+        (preprocessed_dir / "test" / "test.csv").read_bytes()
+    )
 
     assert evaluate.main(["--base-dir", str(tmp_path)]) == 0
 

@@ -1,0 +1,74 @@
+"""``make demo``: render the template, run its pipeline locally on the abalone data against an
+embedded AWS stand-in, register and approve the model, serve it on loopback, invoke it, and
+print what happened. Everything it starts (moto server, local endpoint) stops when it ends,
+including on an error or Ctrl-C.
+
+    python demo/run_demo.py [--input-data PATH] [--output-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rich.console import Console  # noqa: E402
+
+from demo.project import TEMPLATE_ROOT  # noqa: E402
+from demo.report import print_summary  # noqa: E402
+from demo.stages import STAGES, DemoContext, DemoError  # noqa: E402
+
+DEFAULT_INPUT = TEMPLATE_ROOT.parent / "shared" / "data" / "abalone.csv"
+DEFAULT_OUTPUT = TEMPLATE_ROOT / "demo-output"
+EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--input-data", type=Path, default=DEFAULT_INPUT)
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help="emptied first, then holds the project, the run and the endpoint files",
+    )
+    return parser.parse_args(argv)
+
+
+def run_stages(ctx: DemoContext, timings: list[tuple[str, float]]) -> None:
+    for number, stage in enumerate(STAGES, start=1):
+        ctx.console.rule(f"[bold]{number}/{len(STAGES)} {stage.title}")
+        started = time.monotonic()
+        stage.run(ctx)
+        timings.append((stage.title, time.monotonic() - started))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console()
+    output_dir = args.output_dir.resolve()
+    shutil.rmtree(output_dir, ignore_errors=True)
+    output_dir.mkdir(parents=True)
+    timings: list[tuple[str, float]] = []
+    with ExitStack() as cleanup:
+        ctx = DemoContext(output_dir, args.input_data.resolve(), console, cleanup)
+        try:
+            run_stages(ctx, timings)
+        except DemoError as error:
+            console.print(f"[bold red]demo failed:[/] {error}", highlight=False)
+            return EXIT_FAILED
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/]; stopping everything the demo started")
+            return EXIT_INTERRUPTED
+        print_summary(console, ctx, timings)
+    console.print("Stopped the local endpoint and the AWS stand-in. [green]Demo finished.[/]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""``cicd/resources.json`` in the generated deploy repository: the answers and derived AWS names
+the bootstrap needs, written as data so the names are derived in one place (``names.py``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from mlops_template.names import derived_names
+
+RELATIVE_PATH = Path("cicd") / "resources.json"
+# The bootstrap replaces this with the real account id once it knows it (from STS).
+ACCOUNT_PLACEHOLDER = "{account_id}"
+PROJECT_KEYS = (
+    "project_name",
+    "project_slug",
+    "description",
+    "aws_region",
+    "owner_team",
+    "pipeline_name",
+    "model_package_group_name",
+)
+
+
+def resources_data(answers: Mapping[str, object]) -> dict[str, object]:
+    """What ``resources.json`` holds for these (already validated) answers."""
+    project = {key: str(answers[key]) for key in PROJECT_KEYS}
+    names = derived_names(project["project_slug"], project["aws_region"], ACCOUNT_PLACEHOLDER)
+    return {
+        "_comment": (
+            "Written by mlops-template when the project was generated; read by "
+            "`python -m cicd bootstrap` and `teardown`. Edit before the first bootstrap to rename."
+        ),
+        "project": project,
+        "names": names.as_dict(),
+    }
+
+
+def write_resources_file(deploy_repo: Path, answers: Mapping[str, object]) -> Path:
+    path = deploy_repo / RELATIVE_PATH
+    path.write_text(json.dumps(resources_data(answers), indent=2) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,123 @@
+"""``python -m cicd bootstrap|teardown``: argument parsing and the messages for each failure."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from cicd import bootstrap, teardown
+from cicd.awsclients import Aws
+from cicd.errors import EXIT_INTERRUPTED, BootstrapError, ConfigError, NoCredentials, StepFailed
+from cicd.plan import print_header
+from cicd.project import Project, load_project
+from cicd.remote import MODES, choose_mode
+from cicd.state import load_state
+from cicd.steps import Context
+
+NO_CREDENTIALS_HELP = """\
+Configure credentials in any way boto3 finds them, for example:
+  aws configure                       # access keys, saved in ~/.aws/credentials
+  aws configure sso && aws sso login  # then export AWS_PROFILE=<the profile name>
+  export AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... [AWS_SESSION_TOKEN=...]"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m cicd",
+        description="Create (bootstrap) or delete (teardown) this project's AWS resources.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, summary in (
+        ("bootstrap", "create the repositories, model registry group and CI/CD stack"),
+        ("teardown", "delete everything this project created in AWS"),
+    ):
+        command = commands.add_parser(name, help=summary, description=summary)
+        command.add_argument("--dry-run", action="store_true", help="look and report only")
+        command.add_argument("--yes", "-y", action="store_true", help="do not ask first")
+        command.add_argument(
+            "--project-dir",
+            type=Path,
+            help="folder holding both repositories and the bootstrap record "
+            "(default: the model-deploy repository's parent)",
+        )
+        command.add_argument("--profile", help="AWS profile (default: the usual boto3 lookup)")
+    bootstrap_parser = commands.choices["bootstrap"]
+    bootstrap_parser.add_argument(
+        "--git-remote",
+        choices=MODES,
+        default="auto",
+        help="how git authenticates to CodeCommit: git-remote-codecommit (grc), HTTPS with "
+        "the AWS CLI credential helper (https), or whichever is installed (auto)",
+    )
+    return parser
+
+
+def main(
+    argv: list[str] | None = None,
+    stdin: TextIO | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    args = build_parser().parse_args(argv)
+    stdin, out, err = stdin or sys.stdin, out or sys.stdout, err or sys.stderr
+    project: Project | None = None
+    try:
+        project = load_project(args.project_dir)
+        return _run(args, project, stdin, out)
+    except BootstrapError as error:
+        _report(error, args.command, project, err)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("\nInterrupted. Re-run the same command to continue.", file=err)
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace, project: Project, stdin: TextIO, out: TextIO) -> int:
+    missing = [
+        str(project.repo_dir(repo))
+        for repo in ("modelbuild", "modeldeploy")
+        if not project.repo_dir(repo).is_dir()
+    ]
+    if missing:
+        raise ConfigError(
+            f"repository folder(s) not found: {', '.join(missing)}. Pass --project-dir with "
+            "the folder that holds both repositories."
+        )
+    git_mode = choose_mode(args.git_remote) if args.command == "bootstrap" else "custom"
+    aws = Aws(project.region, args.profile)
+    account_id, caller = bootstrap.identify(aws, project.region)
+    state = load_state(project.state_file)
+    state.bind_account(account_id, project.region)
+    ctx = Context(project, aws, state, account_id, git_mode, out)
+    print_header(project, account_id, caller, out)
+    interactive = stdin.isatty()
+    if args.command == "teardown":
+        teardown.run(ctx, args.dry_run, args.yes, interactive, stdin)
+        return 0
+    options = bootstrap.Options(args.dry_run, args.yes, interactive)
+    bootstrap.run(ctx, options, stdin)
+    return 0
+
+
+def _report(error: BootstrapError, command: str, project: Project | None, err: TextIO) -> None:
+    print(f"error: {error}", file=err)
+    if project is None:
+        return
+    finish = f"cd '{project.deploy_repo_dir}' && python -m cicd {command}"
+    if isinstance(error, NoCredentials):
+        print(NO_CREDENTIALS_HELP, file=err)
+        print(
+            f"Your project files are in {project.project_dir}; nothing was changed in AWS.",
+            file=err,
+        )
+        print(f"Then finish with: {finish}", file=err)
+        return
+    if isinstance(error, StepFailed):
+        print(
+            f"Stopped there. Every file is still in {project.project_dir}; "
+            f"{project.state_file.name} there records the steps that finished.",
+            file=err,
+        )
+        print(f"Re-run to continue where it stopped: {finish}", file=err)

@@ -1,0 +1,140 @@
+"""The project's settings and resource names, read from ``cicd/resources.json``.
+
+That file is data written when the project was generated, from the same code that checked the
+answers, so the names here always match what the template validated. Edit it before the first
+bootstrap to rename something; every command reads it afresh.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cicd.errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+RESOURCES_FILE = PACKAGE_DIR / "resources.json"
+STACK_TEMPLATE_FILE = PACKAGE_DIR / "cicd-stack.yml"
+# The model-deploy repository is cicd/'s parent; the generated project folder holds both repos.
+DEFAULT_PROJECT_DIR = PACKAGE_DIR.parents[1]
+STATE_FILE_NAME = ".mlops-bootstrap.json"
+ACCOUNT_PLACEHOLDER = "{account_id}"
+
+PROJECT_KEYS = (
+    "project_name",
+    "project_slug",
+    "description",
+    "aws_region",
+    "owner_team",
+    "pipeline_name",
+    "model_package_group_name",
+)
+NAME_KEYS = (
+    "modelbuild_repo",
+    "modeldeploy_repo",
+    "modelbuild_build_project",
+    "modeldeploy_build_project",
+    "staging_test_build_project",
+    "modelbuild_codepipeline",
+    "modeldeploy_codepipeline",
+    "staging_stack",
+    "prod_stack",
+    "cicd_stack",
+    "staging_endpoint",
+    "prod_endpoint",
+    "artifact_bucket",
+)
+
+
+@dataclass(frozen=True)
+class Project:
+    """One generated project: its answers, its AWS names and where its files are."""
+
+    settings: Mapping[str, str]
+    names: Mapping[str, str]
+    project_dir: Path
+
+    @property
+    def slug(self) -> str:
+        return self.settings["project_slug"]
+
+    @property
+    def region(self) -> str:
+        return self.settings["aws_region"]
+
+    @property
+    def pipeline_name(self) -> str:
+        return self.settings["pipeline_name"]
+
+    @property
+    def model_package_group(self) -> str:
+        return self.settings["model_package_group_name"]
+
+    @property
+    def state_file(self) -> Path:
+        return self.project_dir / STATE_FILE_NAME
+
+    @property
+    def deploy_repo_dir(self) -> Path:
+        return self.repo_dir("modeldeploy")
+
+    def repo_name(self, repo: str) -> str:
+        return self.names[f"{repo}_repo"]
+
+    def repo_dir(self, repo: str) -> Path:
+        return self.project_dir / self.repo_name(repo)
+
+    def artifact_bucket(self, account_id: str) -> str:
+        return self.names["artifact_bucket"].replace(ACCOUNT_PLACEHOLDER, account_id)
+
+    def tags(self) -> list[dict[str, str]]:
+        """The tags every resource gets, as the model-build pipeline tags its own."""
+        return [
+            {"Key": "project", "Value": self.slug},
+            {"Key": "owner", "Value": self.settings["owner_team"]},
+        ]
+
+    def repo_description(self, repo: str) -> str:
+        """Repository description; its last words mark the repository as this project's."""
+        purpose = "Model build code" if repo == "modelbuild" else "Model deployment code"
+        return f"{purpose} for {self.settings['project_name']} {ownership_marker(self.slug)}"
+
+
+def ownership_marker(slug: str) -> str:
+    # CodeCommit's tag API is not universally available to read back (the local stand-in lacks
+    # it), but the description always is: its marker says the repository is this project's.
+    return f"(mlops-template project {slug})"
+
+
+def load_project(project_dir: Path | None = None, resources_file: Path | None = None) -> Project:
+    """Read ``resources.json``; a missing or incomplete file is a ConfigError naming the fix."""
+    path = resources_file or RESOURCES_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path} is missing. It is written when the project is generated; generate the "
+            "project again, or restore the file from git (`git checkout -- cicd/resources.json`)."
+        ) from None
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{path} is not readable JSON: {error}") from None
+    settings = _section(raw, "project", PROJECT_KEYS, path)
+    names = _section(raw, "names", NAME_KEYS, path)
+    if ACCOUNT_PLACEHOLDER not in names["artifact_bucket"]:
+        raise ConfigError(
+            f"{path}: names.artifact_bucket must contain {ACCOUNT_PLACEHOLDER}, which the "
+            "bootstrap replaces with the AWS account id."
+        )
+    return Project(settings, names, (project_dir or DEFAULT_PROJECT_DIR).resolve())
+
+
+def _section(raw: object, key: str, required: tuple[str, ...], path: Path) -> dict[str, str]:
+    section = raw.get(key) if isinstance(raw, dict) else None
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: the {key!r} object is missing.")
+    missing = [name for name in required if not isinstance(section.get(name), str)]
+    if missing:
+        raise ConfigError(f"{path}: {key} lacks {', '.join(missing)} (each must be a string).")
+    return {name: section[name] for name in required}

@@ -1,0 +1,226 @@
+"""The CI/CD CloudFormation stack (``cicd-stack.yml``): create, update, or replace a failed one."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError, WaiterError
+
+from cicd.errors import StepFailed, error_code
+from cicd.gitrepo import BRANCH
+from cicd.project import STACK_TEMPLATE_FILE, Project
+from cicd.steps import (
+    BLOCKED,
+    CREATE,
+    NOTHING,
+    REPLACE,
+    UPDATE,
+    Context,
+    Finding,
+    Step,
+    tag_value,
+)
+
+POLL_ENV = "MLOPS_BOOTSTRAP_STACK_POLL_SECONDS"
+STACK_WAIT_SECONDS = 45 * 60
+# The stack creates IAM roles with generated names: CAPABILITY_IAM, not CAPABILITY_NAMED_IAM.
+CAPABILITIES = ["CAPABILITY_IAM"]
+SETTLED = {
+    "CREATE_COMPLETE",
+    "UPDATE_COMPLETE",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "IMPORT_COMPLETE",
+    "IMPORT_ROLLBACK_COMPLETE",
+}
+# A stack that never finished creating cannot be updated, only deleted and created again.
+FAILED_CREATES = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED"}
+WAIT = "wait"
+
+
+def stack_step(ctx: Context) -> Step:
+    return Step(
+        "cicd-stack", "CloudFormation stack", ctx.project.names["cicd_stack"], _inspect, _apply
+    )
+
+
+def stack_parameters(project: Project, account_id: str) -> dict[str, str]:
+    """Every parameter of cicd-stack.yml, from resources.json and the account."""
+    names = project.names
+    return {
+        "ProjectSlug": project.slug,
+        "OwnerTeam": project.settings["owner_team"],
+        "ArtifactBucketName": project.artifact_bucket(account_id),
+        "ModelBuildRepositoryName": names["modelbuild_repo"],
+        "ModelDeployRepositoryName": names["modeldeploy_repo"],
+        "BranchName": BRANCH,
+        "SageMakerPipelineName": project.pipeline_name,
+        # SageMaker writes names in lowercase inside ARNs, and IAM compares ARNs case-sensitively.
+        "SageMakerPipelineArnName": project.pipeline_name.lower(),
+        "ModelPackageGroupName": project.model_package_group,
+        "ModelPackageGroupArnName": project.model_package_group.lower(),
+        "ModelBuildProjectName": names["modelbuild_build_project"],
+        "ModelDeployProjectName": names["modeldeploy_build_project"],
+        "StagingTestProjectName": names["staging_test_build_project"],
+        "ModelBuildPipelineName": names["modelbuild_codepipeline"],
+        "ModelDeployPipelineName": names["modeldeploy_codepipeline"],
+        "StagingStackName": names["staging_stack"],
+        "ProdStackName": names["prod_stack"],
+        "StagingEndpointName": names["staging_endpoint"],
+        "ProdEndpointName": names["prod_endpoint"],
+    }
+
+
+def describe_stack(cloudformation: Any, name: str) -> dict[str, Any] | None:
+    try:
+        stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
+    except ClientError as error:
+        if error_code(error) == "ValidationError" and "does not exist" in str(error):
+            return None
+        raise
+    return stacks[0] if stacks else None
+
+
+def stack_is_ours(stack: dict[str, Any], slug: str) -> bool:
+    return tag_value(stack.get("Tags"), "project") == slug
+
+
+def _inspect(ctx: Context) -> Finding:
+    cloudformation = ctx.aws.client("cloudformation")
+    name = ctx.project.names["cicd_stack"]
+    stack = describe_stack(cloudformation, name)
+    if stack is None:
+        return Finding(CREATE, "create (CAPABILITY_IAM)")
+    status = stack["StackStatus"]
+    if not stack_is_ours(stack, ctx.project.slug):
+        return Finding(
+            BLOCKED,
+            f"a stack named {name} exists without the tag project="
+            f"{ctx.project.slug}; it belongs to something else",
+        )
+    if status.endswith("_IN_PROGRESS"):
+        return Finding(WAIT, f"wait for {status} to finish, then check again")
+    if status in FAILED_CREATES:
+        return Finding(REPLACE, f"replace: an earlier attempt ended in {status}")
+    if status not in SETTLED:
+        return Finding(
+            BLOCKED,
+            f"the stack is {status}; resolve it in the CloudFormation "
+            "console (e.g. continue the rollback), then re-run",
+        )
+    if _differs(cloudformation, stack, stack_parameters(ctx.project, ctx.account_id)):
+        return Finding(UPDATE, "update (template or parameters changed)")
+    return Finding(NOTHING, "exists, up to date", _record(stack))
+
+
+def _differs(cloudformation: Any, stack: dict[str, Any], wanted: dict[str, str]) -> bool:
+    deployed = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters", [])}
+    if any(deployed.get(key) != value for key, value in wanted.items()):
+        return True
+    body = cloudformation.get_template(StackName=stack["StackName"], TemplateStage="Original")
+    return body.get("TemplateBody") != _template_body()
+
+
+def _apply(ctx: Context, finding: Finding) -> dict[str, Any]:
+    cloudformation = ctx.aws.client("cloudformation")
+    name = ctx.project.names["cicd_stack"]
+    if finding.action == WAIT:
+        _wait_until_settled(cloudformation, name)
+        finding = _inspect(ctx)
+        if finding.action in (NOTHING, BLOCKED, WAIT):
+            return _checked(finding, name, cloudformation)
+    if finding.action == REPLACE:
+        print(f"  deleting the failed stack {name} first", file=ctx.out)
+        cloudformation.delete_stack(StackName=name)
+        wait_for_stack(cloudformation, name, "stack_delete_complete")
+    if finding.action == UPDATE:
+        _update(ctx, cloudformation, name)
+    else:
+        _create(ctx, cloudformation, name)
+    return _record(describe_stack(cloudformation, name) or {})
+
+
+def _checked(finding: Finding, name: str, cloudformation: Any) -> dict[str, Any]:
+    if finding.action != NOTHING:
+        raise StepFailed("CloudFormation stack", name, finding.note)
+    return _record(describe_stack(cloudformation, name) or {})
+
+
+def _create(ctx: Context, cloudformation: Any, name: str) -> None:
+    try:
+        cloudformation.create_stack(**_request(ctx, name))
+    except ClientError as error:
+        # A lost reply to an earlier attempt: the stack exists; wait for it like any other.
+        if error_code(error) != "AlreadyExistsException":
+            raise
+    wait_for_stack(cloudformation, name, "stack_create_complete")
+
+
+def _update(ctx: Context, cloudformation: Any, name: str) -> None:
+    try:
+        cloudformation.update_stack(**_request(ctx, name))
+    except ClientError as error:
+        if "No updates are to be performed" not in str(error):
+            raise
+        return
+    wait_for_stack(cloudformation, name, "stack_update_complete")
+
+
+def _request(ctx: Context, name: str) -> dict[str, Any]:
+    parameters = stack_parameters(ctx.project, ctx.account_id)
+    return {
+        "StackName": name,
+        "TemplateBody": _template_body(),
+        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        "Capabilities": CAPABILITIES,
+        "Tags": ctx.project.tags(),
+    }
+
+
+def _template_body() -> str:
+    return STACK_TEMPLATE_FILE.read_text(encoding="utf-8")
+
+
+def _poll_seconds() -> int:
+    text = os.environ.get(POLL_ENV, "")
+    return int(text) if text.isdigit() and int(text) > 0 else 10
+
+
+def wait_for_stack(cloudformation: Any, name: str, waiter: str) -> None:
+    """Wait with ``waiter``; a failure names the stack's first failed resource and why."""
+    delay = _poll_seconds()
+    config = {"Delay": delay, "MaxAttempts": max(1, STACK_WAIT_SECONDS // delay)}
+    try:
+        cloudformation.get_waiter(waiter).wait(StackName=name, WaiterConfig=config)
+    except WaiterError as error:
+        reason = _failure_reason(cloudformation, name) or str(error)
+        raise StepFailed(
+            "CloudFormation stack", name, f"{reason}. Fix the cause, then re-run"
+        ) from None
+
+
+def _wait_until_settled(cloudformation: Any, name: str) -> None:
+    deadline = time.monotonic() + STACK_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        stack = describe_stack(cloudformation, name)
+        if stack is None or not stack["StackStatus"].endswith("_IN_PROGRESS"):
+            return
+        time.sleep(_poll_seconds())
+    raise StepFailed("CloudFormation stack", name, "still in progress after 45 minutes")
+
+
+def _failure_reason(cloudformation: Any, name: str) -> str | None:
+    try:
+        events = cloudformation.describe_stack_events(StackName=name)["StackEvents"]
+    except ClientError:
+        return None
+    for event in events:
+        if event.get("ResourceStatus", "").endswith("FAILED") and event.get("ResourceStatusReason"):
+            return f"{event['LogicalResourceId']}: {event['ResourceStatusReason']}"
+    return None
+
+
+def _record(stack: dict[str, Any]) -> dict[str, Any]:
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    return {"arn": stack.get("StackId"), "created": True, "outputs": outputs}
