@@ -1,0 +1,94 @@
+"""Jinja extension that gives copier.yml the same answer checks as the pre-generation hook.
+
+Copier loads this file by path (copier-template-extensions' loader), not as part of the package,
+so it puts the template root on sys.path and imports the real rules from mlops_template.
+Loading Python from a template is why `copier copy` needs `--trust`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import sys
+import unicodedata
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, pass_context
+from jinja2.ext import Extension
+from jinja2.runtime import Context
+
+TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_rules() -> Any:
+    # An update renders two versions of the template in one process; each must use its own rules.
+    loaded = sys.modules.get("mlops_template")
+    if loaded is not None and Path(loaded.__file__ or "").resolve().parents[1] != TEMPLATE_ROOT:
+        for name in [name for name in sys.modules if name.split(".")[0] == "mlops_template"]:
+            del sys.modules[name]
+    if str(TEMPLATE_ROOT) not in sys.path:
+        sys.path.insert(0, str(TEMPLATE_ROOT))
+    from mlops_template import validation
+
+    return validation
+
+
+def slugify(value: str) -> str:
+    """Cookiecutter's slugify filter (python-slugify), so both tools derive the same slug."""
+    try:
+        from slugify import slugify as python_slugify
+    except ImportError:
+        return _ascii_slug(value)
+    return python_slugify(value)
+
+
+def _ascii_slug(value: str) -> str:
+    # python-slugify's result for everything our questions accept, without the dependency.
+    ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+    words = "".join(char if char.isalnum() else " " for char in ascii_text.lower()).split()
+    return "-".join(words)
+
+
+def answer_problem(field: str, answers: Mapping[str, Any]) -> str:
+    """The pre-generation hook's report for ``field`` given the answers so far, or ''."""
+    questions = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
+    known = {name: answers[name] for name in questions if name in answers and name[0] != "_"}
+    # Questions not asked yet are reported as missing; only this field's problems count here.
+    # The slug's length limit depends on the region, asked later, so the region rechecks it.
+    fields = {field, "project_slug"} if field == "aws_region" else {field}
+    problems = _load_rules().validate_answers(known)
+    return " ".join(str(problem) for problem in problems if problem.field in fields)
+
+
+def copy_without_render_patterns() -> tuple[str, ...]:
+    settings = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
+    return tuple(settings.get("_copy_without_render", ()))
+
+
+class AnswerChecks(Extension):
+    """Adds the ``slugify`` filter and the ``mlops_answer_problem(field)`` validator helper, and
+    copies the files cookiecutter copies verbatim (``_copy_without_render``) verbatim too."""
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        environment.filters["slugify"] = slugify
+        environment.globals["mlops_answer_problem"] = _problem_in_context
+        self._verbatim: dict[str, str] = {}
+        self._patterns = copy_without_render_patterns()
+        environment.globals["mlops_verbatim"] = self._verbatim.__getitem__
+
+    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+        # Copier renders every file (cookiecutter has per-pattern exceptions, Copier has none):
+        # a verbatim file becomes one expression that prints its stored text unchanged. The
+        # patterns match the unrendered path from the template root, as cookiecutter's do.
+        if name is None or not any(fnmatch.fnmatch(name, pattern) for pattern in self._patterns):
+            return source
+        self._verbatim[name] = source
+        return "{{ mlops_verbatim(" + json.dumps(name) + ") }}"
+
+
+@pass_context
+def _problem_in_context(context: Context, field: str) -> str:
+    return answer_problem(field, context.get_all())
