@@ -43,6 +43,9 @@ def pipeline_span(summary: dict) -> float:
 
 def run_once(project, aws, provisioned, run_dir: Path) -> tuple[float, dict]:
     command = [sys.executable, "-m", "modelbuild.local.cli", "--input-data", str(DATA)]
+    # A first run on an empty registry has no baseline to check against: register a new one.
+    command += ["--param", "SkipDataQualityCheck=true"]
+    command += ["--param", "RegisterNewDataQualityBaseline=true"]
     command += ["--role-arn", provisioned.role_arn, "--artifact-bucket", provisioned.bucket]
     command += ["--run-dir", str(run_dir)]
     env = {**os.environ, "PYTHONPATH": str(project.src)}

@@ -56,6 +56,27 @@ def predictions_table(ctx: DemoContext) -> Table:
     return table
 
 
+def print_monitoring(console: Console, ctx: DemoContext) -> None:
+    drift = ctx.extras.get("drift", {})
+    if not drift:
+        return
+    table = Table(title="Data drift (drift-report against the approved baseline)")
+    for column in ("Traffic", "Exit", "Violations", "Drifted features"):
+        table.add_column(column)
+    for phase, found in drift.items():
+        features = ", ".join(found["features"]) or "none"
+        table.add_row(phase, str(found["exit"]), str(found["violations"]), features)
+    console.print(table)
+    for phase, found in drift.items():
+        console.print(f"Drift picture ({phase} traffic): {found['html']}", soft_wrap=True)
+    retrained = ctx.extras.get("retrained")
+    if retrained:
+        console.print(
+            f"Retrained on drift: [bold]{retrained['arn']}[/] ({retrained['seconds']:.1f} s)",
+            soft_wrap=True,
+        )
+
+
 def print_summary(console: Console, ctx: DemoContext, timings: list[tuple[str, float]]) -> None:
     console.rule("Summary")
     console.print(stages_table(timings))
@@ -73,6 +94,7 @@ def print_summary(console: Console, ctx: DemoContext, timings: list[tuple[str, f
     if ctx.endpoint is not None and ctx.endpoint.capture is not None:
         for path in ctx.endpoint.capture.files:
             console.print(f"Data capture: {path}", soft_wrap=True)
+    print_monitoring(console, ctx)
     console.print(f"Run folder (logs, workspaces, summary): {ctx.run_dir}", soft_wrap=True)
     if ctx.project is not None:
         console.print(f"Generated project: {ctx.project.root}", soft_wrap=True)

@@ -19,9 +19,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rich.console import Console  # noqa: E402
 
+from demo.deploy_stages import BOOTSTRAP_STAGES, DEPLOY_STAGES  # noqa: E402
+from demo.monitoring_stages import MONITORING_STAGES  # noqa: E402
 from demo.project import TEMPLATE_ROOT  # noqa: E402
 from demo.report import print_summary  # noqa: E402
-from demo.stages import STAGES, DemoContext, DemoError  # noqa: E402
+from demo.stages import SETUP_STAGES, STAGES, DemoContext, DemoError  # noqa: E402
+
+# The order a project lives through: set up, bootstrap AWS, train and register, deploy, monitor.
+ALL_STAGES = [
+    *SETUP_STAGES,
+    *BOOTSTRAP_STAGES,
+    *STAGES,
+    *DEPLOY_STAGES,
+    *MONITORING_STAGES,
+]
 
 DEFAULT_INPUT = TEMPLATE_ROOT.parent / "shared" / "data" / "abalone.csv"
 DEFAULT_OUTPUT = TEMPLATE_ROOT / "demo-output"
@@ -41,8 +52,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run_stages(ctx: DemoContext, timings: list[tuple[str, float]]) -> None:
-    for number, stage in enumerate(STAGES, start=1):
-        ctx.console.rule(f"[bold]{number}/{len(STAGES)} {stage.title}")
+    for number, stage in enumerate(ALL_STAGES, start=1):
+        ctx.console.rule(f"[bold]{number}/{len(ALL_STAGES)} {stage.title}")
         started = time.monotonic()
         stage.run(ctx)
         timings.append((stage.title, time.monotonic() - started))

@@ -26,6 +26,11 @@ from demo.project import RenderedProject, import_generated, render
 SAMPLE_ROWS = 5
 CHILD_STOP_SECONDS = 10
 ENDPOINT_NAME_SUFFIX = "-local"
+# A model package group's first run has no approved data-quality baseline to check against yet.
+FIRST_RUN_PARAMETERS = [
+    *("--param", "SkipDataQualityCheck=true"),
+    *("--param", "RegisterNewDataQualityBaseline=true"),
+]
 # Few quick attempts: everything here talks to loopback servers.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2})
 
@@ -120,6 +125,7 @@ def run_pipeline_locally(ctx: DemoContext) -> None:
     command = [sys.executable, "-m", "modelbuild.local.cli"]
     command += ["--role-arn", ctx.role_arn, "--artifact-bucket", ctx.bucket]
     command += ["--input-data", str(ctx.input_data), "--run-dir", str(ctx.run_dir)]
+    command += FIRST_RUN_PARAMETERS
     env = {**os.environ, "PYTHONPATH": str(project.src)}
     started = time.monotonic()
     ctx.console.file.flush()
@@ -208,10 +214,13 @@ class Stage:
     run: Callable[[DemoContext], None]
 
 
-STAGES: list[Stage] = [
+SETUP_STAGES: list[Stage] = [
     Stage("Check the sample data", check_sample_data),
     Stage("Render the template with its defaults", render_project),
     Stage("Start the embedded AWS stand-in", start_stand_in),
+]
+
+STAGES: list[Stage] = [
     Stage("Run the pipeline locally (local-run)", run_pipeline_locally),
     Stage("Approve the registered model version", approve_model),
     Stage("Serve the newest approved version locally", serve_locally),

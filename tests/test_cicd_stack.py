@@ -308,6 +308,7 @@ def test_each_role_is_assumable_only_by_its_service(resources):
         "CodePipelineRole": "codepipeline.amazonaws.com",
         "CloudFormationRole": "cloudformation.amazonaws.com",
         "EventBridgeRole": "events.amazonaws.com",
+        "RetrainRole": "events.amazonaws.com",
     }
 
 
@@ -371,10 +372,39 @@ def push(repo: str, branch: str = "main", event_name: str = "referenceUpdated") 
     return event("aws.codecommit", "CodeCommit Repository State Change", detail, [arn])
 
 
+def alarm(name: str, state: str) -> dict[str, Any]:
+    """A CloudWatch "Alarm State Change" event as EventBridge delivers it."""
+    detail = {
+        "alarmName": name,
+        "state": {
+            "value": state,
+            "reason": "Threshold Crossed",
+            "timestamp": "2026-11-02T10:05:00Z",
+        },
+        "previousState": {"value": "OK"},
+        "configuration": {"description": "Data drift"},
+    }
+    arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
+    return event("aws.cloudwatch", "CloudWatch Alarm State Change", detail, [arn])
+
+
+def deploy_pipeline(state: str) -> dict[str, Any]:
+    detail = {"pipeline": f"{SLUG}-modeldeploy", "state": state, "execution-id": "1"}
+    arn = f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:{SLUG}-modeldeploy"
+    return event("aws.codepipeline", "CodePipeline Pipeline Execution State Change", detail, [arn])
+
+
+def stack_status(stack: str, status: str) -> dict[str, Any]:
+    detail = {"stack-id": stack, "status-details": {"status": status}}
+    arn = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack}/0123-4567"
+    return event("aws.cloudformation", "CloudFormation Stack Status Change", detail, [arn])
+
+
+APPROVAL_RULES = {"ModelApprovalRule", "ModelApprovalNotifyRule"}
 SAMPLES = {
-    "approved": (approval("Approved"), {"ModelApprovalRule"}),
-    "rejected": (approval("Rejected"), {"ModelApprovalRule"}),
-    "pending": (approval("PendingManualApproval"), set()),
+    "approved": (approval("Approved"), APPROVAL_RULES),
+    "rejected": (approval("Rejected"), APPROVAL_RULES),
+    "pending": (approval("PendingManualApproval"), {"ModelApprovalNotifyRule"}),
     "other-group": (approval("Approved", "someone-elses"), set()),
     "build-push": (push(f"{SLUG}-modelbuild"), {"ModelBuildPushRule"}),
     "build-branch-created": (
@@ -384,6 +414,24 @@ SAMPLES = {
     "deploy-push": (push(f"{SLUG}-modeldeploy"), {"ModelDeployPushRule"}),
     "feature-branch": (push(f"{SLUG}-modeldeploy", "feature"), set()),
     "other-repo": (push("elsewhere"), set()),
+    "prod-drift-alarm": (alarm(f"{SLUG}-prod-data-drift", "ALARM"), {"RetrainOnDriftRule"}),
+    "prod-drift-cleared": (alarm(f"{SLUG}-prod-data-drift", "OK"), set()),
+    # Staging serves the staging test's synthetic rows: its drift never retrains.
+    "staging-drift-alarm": (alarm(f"{SLUG}-staging-data-drift", "ALARM"), set()),
+    "other-alarm": (alarm(f"{SLUG}-prod-latency", "ALARM"), set()),
+    "deploy-failed": (deploy_pipeline("FAILED"), {"DeployPipelineNotifyRule"}),
+    "deploy-succeeded": (deploy_pipeline("SUCCEEDED"), {"DeployPipelineNotifyRule"}),
+    "deploy-started": (deploy_pipeline("STARTED"), set()),
+    "prod-stack-failed": (
+        stack_status(f"{SLUG}-deploy-prod", "UPDATE_ROLLBACK_COMPLETE"),
+        {"EndpointStackNotifyRule"},
+    ),
+    "staging-stack-created": (
+        stack_status(f"{SLUG}-deploy-staging", "CREATE_COMPLETE"),
+        {"EndpointStackNotifyRule"},
+    ),
+    "stack-in-progress": (stack_status(f"{SLUG}-deploy-prod", "UPDATE_IN_PROGRESS"), set()),
+    "other-stack": (stack_status("elsewhere", "CREATE_COMPLETE"), set()),
 }
 
 
@@ -412,6 +460,9 @@ def deployed_rules() -> Iterator[tuple[Any, Any, dict[str, str]]]:
             (target,) = events.list_targets_by_rule(Rule=physical)["Targets"]
             pipelines[logical] = target["Arn"]
             events.remove_targets(Rule=physical, Ids=[target["Id"]])
+            if "ScheduleExpression" in events.describe_rule(Name=physical):
+                # moto hands every event to a rule without a pattern; a schedule matches none.
+                continue
             url = sqs.create_queue(QueueName=logical)["QueueUrl"]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
             events.put_targets(
@@ -438,12 +489,20 @@ def test_rules_start_the_right_pipeline_for_sample_events(deployed_rules, sample
     assert received == expected
 
 
-def test_deployed_rules_target_the_project_pipelines(deployed_rules):
+def test_deployed_rules_target_the_project_pipelines_and_topic(deployed_rules):
     pipeline = f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:{SLUG}"
-    assert deployed_rules[3] == {
+    sagemaker_pipeline = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/{SLUG}"
+    targets = deployed_rules[3]
+    topic = targets.pop("ModelApprovalNotifyRule")
+    assert topic.startswith(f"arn:aws:sns:{REGION}:{ACCOUNT}:")
+    assert targets == {
         "ModelBuildPushRule": f"{pipeline}-modelbuild",
         "ModelDeployPushRule": f"{pipeline}-modeldeploy",
         "ModelApprovalRule": f"{pipeline}-modeldeploy",
+        "DeployPipelineNotifyRule": topic,
+        "EndpointStackNotifyRule": topic,
+        "RetrainScheduleRule": sagemaker_pipeline,
+        "RetrainOnDriftRule": sagemaker_pipeline,
     }
 
 
@@ -457,7 +516,17 @@ def test_rules_target_the_pipelines_through_the_eventbridge_role(resources):
         "ModelDeployPushRule": "ModelDeployPipelineName",
         "ModelApprovalRule": "ModelDeployPipelineName",
     }
-    assert set(targets) == set(pipeline_of)
-    for rule, (target,) in targets.items():
+    notify = {"ModelApprovalNotifyRule", "DeployPipelineNotifyRule", "EndpointStackNotifyRule"}
+    retrain = {"RetrainScheduleRule", "RetrainOnDriftRule"}
+    assert set(targets) == set(pipeline_of) | notify | retrain
+    for rule in notify:
+        (target,) = targets[rule]
+        assert target["Arn"] == {"Ref": "NotificationTopic"}
+    for rule in retrain:
+        (target,) = targets[rule]
+        assert target["RoleArn"] == {"Fn::GetAtt": ["RetrainRole", "Arn"]}
+        assert target["Arn"]["Fn::Sub"].endswith(":pipeline/${SageMakerPipelineArnName}")
+    for rule in pipeline_of:
+        (target,) = targets[rule]
         assert target["RoleArn"] == {"Fn::GetAtt": ["EventBridgeRole", "Arn"]}
         assert f"${{{pipeline_of[rule]}}}" in target["Arn"]["Fn::Sub"]

@@ -110,6 +110,7 @@ def test_generated_definition_has_the_expected_shape(tmp_path):
     definition = json.loads(result.stdout)
     assert [s["Type"] for s in definition["Steps"]] == [
         "Processing",
+        "QualityCheck",
         "Training",
         "Processing",
         "Condition",
@@ -158,6 +159,27 @@ MUTATIONS = {
         'ALLOWED_CATEGORIES = {"sex": ("F", "I", "M")}',
         'ALLOWED_CATEGORIES = {"sex": ("F", "I", "M", "X", "?", "U")}',
         ["tests/test_preprocess.py"],
+    ),
+    # The data-quality baseline loses the header that names the features.
+    "baseline-header": (
+        "src/modelbuild/steps/preprocess.py",
+        "train.loc[:, list(RAW_FEATURES)].to_csv(path, header=True, index=False)",
+        "train.loc[:, list(RAW_FEATURES)].to_csv(path, header=False, index=False)",
+        ["tests/test_data_quality.py"],
+    ),
+    # Drift becomes five times harder to detect than Model Monitor's default.
+    "drift-threshold": (
+        "src/modelbuild/local/monitor_stats.py",
+        '"comparison_threshold": 0.1,',
+        '"comparison_threshold": 0.5,',
+        ["tests/test_data_quality.py"],
+    ),
+    # The registered drift baseline is this run's, even when the previous one should stay.
+    "drift-baseline-source": (
+        "src/modelbuild/pipeline.py",
+        "data_quality.properties.BaselineUsedForDriftCheckStatistics",
+        "data_quality.properties.CalculatedBaselineStatistics",
+        ["tests/test_pipeline_definition.py"],
     ),
     # train.py saves under a name nothing else reads.
     "train-artifact-name": (

@@ -26,10 +26,19 @@ from botocore.exceptions import (
 )
 
 from model_registry import NoApprovedVersionError, RegistryError, select_version
+from monitoring import (
+    drift_alarm,
+    monitor_image_uri,
+    read_baselines,
+    split_s3_uri,
+    unmonitored_alarm,
+)
 from stage_config import (
     STAGES,
+    TOPIC_ARN_RE,
     ConfigError,
     Deployment,
+    MonitoringInputs,
     build_export,
     load_project,
     load_stage_config,
@@ -76,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--artifact-bucket",
         default=_env("ARTIFACT_BUCKET"),
         help="bucket that receives data capture (ARTIFACT_BUCKET; required)",
+    )
+    add(
+        "--notification-topic-arn",
+        default=_env("NOTIFICATION_TOPIC_ARN") or "",
+        help="SNS topic the drift alarms notify (NOTIFICATION_TOPIC_ARN; default: none)",
     )
     add(
         "--export-staging-config",
@@ -191,6 +205,61 @@ def sagemaker_client(region: str) -> Any:
     )
 
 
+def s3_client(region: str) -> Any:
+    session = boto3.session.Session(region_name=region)
+    return session.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+
+
+def _topic_arn(value: str) -> str:
+    if TOPIC_ARN_RE.fullmatch(value) is None:
+        raise ConfigError(
+            f"notification topic (NOTIFICATION_TOPIC_ARN / --notification-topic-arn) = {value!r} "
+            "is invalid: expected an SNS topic ARN such as arn:aws:sns:REGION:ACCOUNT:NAME"
+        )
+    return value
+
+
+def _read_s3_text(s3: Any, uri: str) -> str:
+    bucket, key = split_s3_uri(uri)
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "an error")
+        raise ConfigError(
+            f"cannot read the drift baseline {uri} ({code}); check that it exists and that the "
+            "deploy CodeBuild role (or your credentials) may read it"
+        ) from None
+    return body.decode("utf-8", errors="replace")
+
+
+def monitoring_inputs(
+    sagemaker: Any, s3: Any, package_arn: str, region: str, topic_arn: str
+) -> MonitoringInputs:
+    """The deployed version's baselines and the alarm built on them (monitoring off without)."""
+    image = monitor_image_uri(region)
+    baselines = read_baselines(sagemaker.describe_model_package(ModelPackageName=package_arn))
+    if baselines is None:
+        print(
+            f"build.py: note: {package_arn} was registered without data quality drift "
+            "baselines; this deployment runs without drift monitoring. Run the model-build "
+            "pipeline again to register a version with baselines."
+        )
+        alarm = unmonitored_alarm()
+        statistics = constraints = ""
+    else:
+        constraints = baselines.constraints_uri
+        statistics = baselines.statistics_uri
+        alarm = drift_alarm(_read_s3_text(s3, constraints), constraints)
+    return MonitoringInputs(
+        image_uri=image,
+        statistics_uri=statistics,
+        constraints_uri=constraints,
+        drift_features=alarm.features,
+        drift_threshold=alarm.threshold,
+        notification_topic_arn=topic_arn,
+    )
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write ``data`` as indented JSON, reporting an unwritable path as a configuration error."""
     try:
@@ -209,6 +278,7 @@ def run(args: argparse.Namespace) -> int:
     validate_account_inputs(role_arn, bucket)
     pinned = _pinned_version(args.model_package_version)
     page_size = _page_size(args.page_size)
+    topic_arn = _topic_arn(args.notification_topic_arn)
     configs = {
         "staging": load_stage_config(args.staging_config, "staging"),
         "prod": load_stage_config(args.prod_config, "prod"),
@@ -216,13 +286,16 @@ def run(args: argparse.Namespace) -> int:
     group = args.model_package_group_name or project.model_package_group
     region = args.region or project.region
 
-    chosen = select_version(sagemaker_client(region), group, region, pinned, page_size)
+    sagemaker = sagemaker_client(region)
+    chosen = select_version(sagemaker, group, region, pinned, page_size)
+    monitoring = monitoring_inputs(sagemaker, s3_client(region), chosen.arn, region, topic_arn)
     deployment = Deployment(
         model_package_arn=chosen.arn,
         model_package_version=chosen.version,
         execution_role_arn=role_arn,
         artifact_bucket=bucket,
         source_commit=resolve_source_commit(args.source_commit),
+        monitoring=monitoring,
     )
     outputs = {"staging": args.export_staging_config, "prod": args.export_prod_config}
     for stage in STAGES:

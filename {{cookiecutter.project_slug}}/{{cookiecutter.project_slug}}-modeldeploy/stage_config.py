@@ -34,6 +34,10 @@ KMS_KEY_RE = re.compile(
     r"|alias/[A-Za-z0-9/_-]+"
     r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 )
+# Model Monitor's schedule forms: hourly, daily at hour H, every N hours from hour H.
+_HOUR = r"([01]?[0-9]|2[0-3])"
+SCHEDULE_RE = re.compile(rf"cron\(0 (\*|{_HOUR}|{_HOUR}/([1-9]|1[0-9]|2[0-4])) \? \* \* \*\)")
+TOPIC_ARN_RE = re.compile(r"|arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}")
 
 BUILD_TAG_KEYS = ("project", "stage", "owner", "model-package-version", "source-commit")
 
@@ -65,6 +69,13 @@ STAGE_PARAMETER_RULES: dict[str, tuple[Callable[[str], bool], str]] = {
     "AutoScalingMinCapacity": (_whole_number(1, 20), "a whole number from 1 to 20"),
     "AutoScalingMaxCapacity": (_whole_number(1, 20), "a whole number from 1 to 20"),
     "AutoScalingTargetInvocations": (_whole_number(1, 100000), "a whole number from 1 to 100000"),
+    "EnableMonitoring": (lambda value: value in ("true", "false"), '"true" or "false"'),
+    "MonitoringScheduleExpression": (
+        _matches(SCHEDULE_RE),
+        "cron(0 * ? * * *) (hourly), cron(0 H ? * * *) or cron(0 H/N ? * * *)",
+    ),
+    "MonitoringInstanceType": (_matches(INSTANCE_TYPE_RE), "an instance type such as ml.m5.xlarge"),
+    "DriftAlarmActionsEnabled": (lambda value: value in ("true", "false"), '"true" or "false"'),
 }
 
 
@@ -97,6 +108,27 @@ class Deployment:
     execution_role_arn: str
     artifact_bucket: str
     source_commit: str
+    monitoring: MonitoringInputs
+
+
+@dataclass(frozen=True)
+class MonitoringInputs:
+    """What the deployed version brings to data quality monitoring (see monitoring.py).
+
+    Empty baseline URIs mean the version was registered without baselines: the export then
+    turns monitoring off whatever the stage file says.
+    """
+
+    image_uri: str
+    statistics_uri: str
+    constraints_uri: str
+    drift_features: tuple[str, ...]
+    drift_threshold: float
+    notification_topic_arn: str
+
+    @property
+    def has_baselines(self) -> bool:
+        return bool(self.statistics_uri and self.constraints_uri)
 
 
 def read_json_object(path: Path) -> dict[str, Any]:
@@ -266,6 +298,31 @@ def capture_destination(project: Project, bucket: str, stage: str) -> str:
     return f"s3://{bucket}/{project.slug}/datacapture/{stage}"
 
 
+def monitoring_output(project: Project, bucket: str, stage: str) -> str:
+    """Where the stage's monitoring runs write statistics and constraint violations."""
+    return f"s3://{bucket}/{project.slug}/monitoring/{stage}"
+
+
+def monitoring_parameters(
+    project: Project, config: StageConfig, deployment: Deployment
+) -> dict[str, str]:
+    """The export's monitoring parameters; monitoring is off for a version without baselines."""
+    inputs = deployment.monitoring
+    enabled = config.parameters["EnableMonitoring"] == "true" and inputs.has_baselines
+    return {
+        "EnableMonitoring": "true" if enabled else "false",
+        "MonitorImageUri": inputs.image_uri,
+        "BaselineStatisticsS3Uri": inputs.statistics_uri,
+        "BaselineConstraintsS3Uri": inputs.constraints_uri,
+        "MonitoringOutputS3Uri": monitoring_output(
+            project, deployment.artifact_bucket, config.stage
+        ),
+        "DriftFeatureNames": ",".join(inputs.drift_features),
+        "DriftAlarmThreshold": repr(inputs.drift_threshold),
+        "NotificationTopicArn": inputs.notification_topic_arn,
+    }
+
+
 def build_export(project: Project, config: StageConfig, deployment: Deployment) -> dict[str, Any]:
     """A complete template configuration for one stage, ready for CloudFormation."""
     version = str(deployment.model_package_version)
@@ -281,6 +338,7 @@ def build_export(project: Project, config: StageConfig, deployment: Deployment) 
         "DataCaptureDestinationS3Uri": capture_destination(
             project, deployment.artifact_bucket, config.stage
         ),
+        **monitoring_parameters(project, config, deployment),
     }
     tags = {
         **config.tags,

@@ -174,3 +174,65 @@ def test_run_pipeline_timeout_exit_code(aws, monkeypatch, capsys):
     monkeypatch.setattr(run_pipeline, "wait_for_execution", lambda *a, **k: None)
     assert run_pipeline.main(_run(aws, "--timeout", "5")) == 3
     assert "gave up after 5 s" in capsys.readouterr().err
+
+
+def _execution_parameters(aws, report: dict) -> dict[str, str]:
+    listed = (
+        aws.session.client("sagemaker")
+        .list_pipeline_parameters_for_execution(PipelineExecutionArn=report["execution_arn"])
+        .get("PipelineParameters", [])
+    )
+    return {p["Name"]: p["Value"] for p in listed}
+
+
+def _register_approved(aws, with_baseline: bool) -> None:
+    client = aws.session.client("sagemaker")
+    group = load_settings().model_package_group_name
+    client.create_model_package_group(ModelPackageGroupName=group)
+    extra = {}
+    if with_baseline:
+        source = {"ContentType": "application/json", "S3Uri": f"s3://{aws.bucket}/baseline/x.json"}
+        extra["DriftCheckBaselines"] = {
+            "ModelDataQuality": {"Statistics": source, "Constraints": source}
+        }
+    client.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus="Approved",
+        InferenceSpecification={
+            "Containers": [{"Image": "image", "ModelDataUrl": f"s3://{aws.bucket}/m.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        **extra,
+    )
+
+
+def test_first_run_skips_the_check_and_registers_a_new_baseline(aws, capsys):
+    assert run_pipeline.main(_run(aws, "--no-wait")) == 0
+    captured = capsys.readouterr()
+    parameters = _execution_parameters(aws, json.loads(captured.out))
+    assert parameters["SkipDataQualityCheck"] == "true"
+    assert parameters["RegisterNewDataQualityBaseline"] == "true"
+    assert "registers a new baseline" in captured.err
+
+
+def test_an_approved_version_without_baseline_still_counts_as_first_run(aws, capsys):
+    _register_approved(aws, with_baseline=False)
+    assert run_pipeline.main(_run(aws, "--no-wait")) == 0
+    parameters = _execution_parameters(aws, json.loads(capsys.readouterr().out))
+    assert parameters["RegisterNewDataQualityBaseline"] == "true"
+
+
+def test_later_runs_check_against_the_approved_baseline(aws, capsys):
+    _register_approved(aws, with_baseline=True)
+    assert run_pipeline.main(_run(aws, "--no-wait")) == 0
+    parameters = _execution_parameters(aws, json.loads(capsys.readouterr().out))
+    assert "SkipDataQualityCheck" not in parameters
+    assert "RegisterNewDataQualityBaseline" not in parameters
+
+
+def test_explicit_baseline_parameters_win(aws, capsys):
+    assert run_pipeline.main(_run(aws, "--no-wait", "--param", "SkipDataQualityCheck=false")) == 0
+    parameters = _execution_parameters(aws, json.loads(capsys.readouterr().out))
+    assert parameters["SkipDataQualityCheck"] == "false"
+    assert "RegisterNewDataQualityBaseline" not in parameters

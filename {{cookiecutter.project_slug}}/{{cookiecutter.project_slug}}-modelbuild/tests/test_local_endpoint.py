@@ -52,7 +52,16 @@ def run_summary(stand_in: EmbeddedAws, tmp_path_factory: pytest.TempPathFactory)
     data = write_csv(work / "abalone.csv", synthetic_abalone())
     run_dir = work / "run"
     arguments = ["--role-arn", account.role_arn, "--artifact-bucket", account.bucket]
-    assert cli.main([*arguments, "--input-data", str(data), "--run-dir", str(run_dir)]) == 0
+    first_run = [
+        "--param",
+        "SkipDataQualityCheck=true",
+        "--param",
+        "RegisterNewDataQualityBaseline=true",
+    ]
+    assert (
+        cli.main([*arguments, *first_run, "--input-data", str(data), "--run-dir", str(run_dir)])
+        == 0
+    )
     summary = json.loads((run_dir / "run-summary.json").read_text())
     stand_in.client("sagemaker").update_model_package(
         ModelPackageArn=summary["model_package_arn"], ModelApprovalStatus="Approved"

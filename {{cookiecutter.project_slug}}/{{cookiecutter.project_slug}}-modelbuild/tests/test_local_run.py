@@ -19,6 +19,11 @@ from modelbuild.settings import load_settings
 REGION = "us-east-1"
 BUCKET = "local-run-tests"
 ROLE = "local-run-tests-sagemaker"
+# A group's first run has no approved data-quality baseline to check against (as in SageMaker).
+FIRST_RUN = (
+    *("--param", "SkipDataQualityCheck=true"),
+    *("--param", "RegisterNewDataQualityBaseline=true"),
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +51,15 @@ def data_file(tmp_path: Path, make_rows, write_rows) -> Path:
     return write_rows(tmp_path / "data" / "abalone.csv", make_rows())
 
 
-def local_run(account: Provisioned, run_dir: Path, *extra: str) -> tuple[int, dict | None]:
+def local_run(
+    account: Provisioned, run_dir: Path, *extra: str, first_run: bool = True
+) -> tuple[int, dict | None]:
     code = cli.main(
         [
             *("--role-arn", account.role_arn),
             *("--artifact-bucket", account.bucket),
             *("--run-dir", str(run_dir)),
+            *(FIRST_RUN if first_run else ()),
             *extra,
         ]
     )
@@ -99,6 +107,7 @@ def test_passing_gate_registers_the_model_with_metrics_and_metadata(
     assert code == 0
     assert statuses(summary) == {
         "PreprocessData": "Succeeded",
+        "CheckDataQuality": "Succeeded",
         "TrainModel": "Succeeded",
         "EvaluateModel": "Succeeded",
         "CheckMseThreshold": "Succeeded",
@@ -134,7 +143,7 @@ def test_passing_gate_registers_the_model_with_metrics_and_metadata(
         assert Path(record["log"]).read_text().strip(), f"{record['name']} kept no log"
     # Outputs land in S3 under this execution, identical to the local copies.
     outputs = step(summary, "PreprocessData")["outputs"]
-    assert set(outputs) == {"train", "validation", "test", "preprocessor"}
+    assert set(outputs) == {"train", "validation", "test", "preprocessor", "baseline"}
     raw_rows = (Path(outputs["test"]["local_path"]) / "test_raw.csv").read_text().splitlines()
     assert len(raw_rows) == 30 and len(raw_rows[0].split(",")) == 9
     uploaded = s3_object(stand_in, outputs["test"]["s3_uri"] + "/test_raw.csv").decode()
@@ -278,7 +287,8 @@ def test_the_run_follows_a_renamed_and_an_added_step(
 
     assert code == 0
     names = [record["name"] for record in summary["steps"]]
-    assert names[:2] == ["PrepareAbalone", "TrainModel"] and "PreprocessData" not in names
+    assert names[:3] == ["PrepareAbalone", "CheckDataQuality", "TrainModel"]
+    assert "PreprocessData" not in names
     assert statuses(summary)["PrepareAbalone"] == "Succeeded"
     definition = json.loads((tmp_path / "run" / "definition.json").read_text())
     [train] = [s for s in definition["Steps"] if s["Name"] == "TrainModel"]
@@ -351,3 +361,70 @@ def test_an_interrupted_run_stops_with_a_partial_summary(
     assert summary["status"] == "Stopped"
     assert statuses(summary)["PreprocessData"] == "Stopped"
     assert statuses(summary)["TrainModel"] == "NotStarted"
+
+
+def _drift_baselines(stand_in: EmbeddedAws, arn: str) -> dict:
+    described = stand_in.client("sagemaker").describe_model_package(ModelPackageName=arn)
+    return described["DriftCheckBaselines"]["ModelDataQuality"]
+
+
+def _scaled_weights(rows: list[list[str]]) -> list[list[str]]:
+    return [[*row[:4], *(f"{float(v) * 1.3:.4f}" for v in row[4:7]), *row[7:]] for row in rows]
+
+
+def test_data_quality_baseline_is_registered_then_checked_on_the_next_runs(
+    stand_in, account, tmp_path, make_rows, write_rows
+):
+    data = write_rows(tmp_path / "data" / "abalone.csv", make_rows())
+    approved = ("--param", "ModelApprovalStatus=Approved", "--input-data", str(data))
+    code, first = local_run(account, tmp_path / "first", *approved)
+    assert code == 0
+    baselines = _drift_baselines(stand_in, first["model_package_arn"])
+    statistics = json.loads(s3_object(stand_in, baselines["Statistics"]["S3Uri"]))
+    constraints = json.loads(s3_object(stand_in, baselines["Constraints"]["S3Uri"]))
+    assert [f["name"] for f in statistics["features"]] == [
+        "sex",
+        "length",
+        "diameter",
+        "height",
+        "whole_weight",
+        "shucked_weight",
+        "viscera_weight",
+        "shell_weight",
+    ]
+    assert statistics["dataset"]["item_count"] == 210  # the training rows
+    assert constraints["monitoring_config"]["distribution_constraints"]["comparison_threshold"]
+    assert baselines["Statistics"]["ContentType"] == "application/json"
+
+    # Defaults: compare with the approved version's baseline, and keep it as the drift baseline.
+    code, second = local_run(account, tmp_path / "second", *approved, first_run=False)
+    assert code == 0
+    check = step(second, "CheckDataQuality")["details"]
+    assert check["violations"] == 0 and check["skip_check"] is False
+    assert _drift_baselines(stand_in, second["model_package_arn"]) == baselines
+
+    # Training data that drifted from the approved baseline stops the run before registering.
+    shifted = write_rows(tmp_path / "shifted" / "abalone.csv", _scaled_weights(make_rows()))
+    code, third = local_run(
+        account, tmp_path / "third", "--input-data", str(shifted), first_run=False
+    )
+    assert code == 1
+    message = step(third, "CheckDataQuality")["message"]
+    for feature in ("whole_weight", "shucked_weight", "viscera_weight"):
+        assert f"{feature}: baseline_drift_check" in message
+    assert "shell_weight" not in message and third.get("model_package_arn") is None
+
+
+def test_a_first_run_without_the_baseline_flags_says_what_to_pass(
+    stand_in, account, data_file, tmp_path
+):
+    code, summary = local_run(
+        account, tmp_path / "run", "--input-data", str(data_file), first_run=False
+    )
+
+    assert code == 1
+    assert statuses(summary)["CheckDataQuality"] == "Failed"
+    assert (
+        "SkipDataQualityCheck=true and RegisterNewDataQualityBaseline=true"
+        in step(summary, "CheckDataQuality")["message"]
+    )

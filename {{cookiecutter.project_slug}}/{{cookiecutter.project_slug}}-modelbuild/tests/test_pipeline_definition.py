@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from aws_stand_in import REGION
@@ -15,10 +16,11 @@ def _steps(definition: dict) -> dict[str, dict]:
     return {name: node.raw for name, node in step_graph(definition).items()}
 
 
-def test_top_level_steps_run_preprocess_train_evaluate_then_gate(definition):
+def test_top_level_steps_run_preprocess_baseline_train_evaluate_then_gate(definition):
     top = [(step["Name"], step["Type"]) for step in definition["Steps"]]
     assert top == [
         ("PreprocessData", "Processing"),
+        ("CheckDataQuality", "QualityCheck"),
         ("TrainModel", "Training"),
         ("EvaluateModel", "Processing"),
         ("CheckMseThreshold", "Condition"),
@@ -50,7 +52,15 @@ def test_parameters_carry_the_project_defaults(definition):
         "ModelApprovalStatus",
         "InputDataUrl",
         "MseThreshold",
+        "SkipDataQualityCheck",
+        "RegisterNewDataQualityBaseline",
+        "DataQualitySuppliedStatistics",
+        "DataQualitySuppliedConstraints",
     }
+    for name in ("SkipDataQualityCheck", "RegisterNewDataQualityBaseline"):
+        assert declared[name] == {"Name": name, "Type": "Boolean", "DefaultValue": False}
+    for name in ("DataQualitySuppliedStatistics", "DataQualitySuppliedConstraints"):
+        assert declared[name] == {"Name": name, "Type": "String", "DefaultValue": ""}
     assert declared["MseThreshold"] == {
         "Name": "MseThreshold",
         "Type": "Float",
@@ -149,3 +159,47 @@ def test_readme_diagram_matches_the_definition(definition):
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     drawn = readme.split("```mermaid\n", 1)[1].split("```", 1)[0]
     assert drawn == mermaid(definition)
+
+
+def test_data_quality_check_baselines_the_raw_training_features(definition):
+    graph = step_graph(definition)
+    check = graph["CheckDataQuality"].raw
+    assert graph["CheckDataQuality"].depends_on == {"PreprocessData"}
+    assert check["CheckType"] == "DATA_QUALITY"
+    assert check["SkipCheck"] == {"Get": "Parameters.SkipDataQualityCheck"}
+    assert check["RegisterNewBaseline"] == {"Get": "Parameters.RegisterNewDataQualityBaseline"}
+    assert check["FailOnViolation"] is True
+    assert check["SuppliedBaselineStatistics"] == {
+        "Get": "Parameters.DataQualitySuppliedStatistics"
+    }
+    assert check["SuppliedBaselineConstraints"] == {
+        "Get": "Parameters.DataQualitySuppliedConstraints"
+    }
+    assert check["ModelPackageGroupName"] == load_settings().model_package_group_name
+    arguments = check["Arguments"]
+    [dataset] = arguments["ProcessingInputs"]
+    assert dataset["S3Input"]["S3Uri"] == {
+        "Get": "Steps.PreprocessData.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"
+    }
+    environment = arguments["Environment"]
+    assert json.loads(environment["dataset_format"])["csv"]["header"] is True
+    assert environment["dataset_source"] == dataset["S3Input"]["LocalPath"]
+    assert "sagemaker-model-monitor-analyzer" in arguments["AppSpecification"]["ImageUri"]
+    [output] = arguments["ProcessingOutputConfig"]["Outputs"]
+    joined = output["S3Output"]["S3Uri"]["Std:Join"]["Values"]
+    assert {"Get": "Execution.PipelineExecutionId"} in joined and joined[-1] == "data-quality"
+
+
+def test_registration_carries_the_data_quality_baselines(definition):
+    register = _steps(definition)["RegisterModel"]["Arguments"]
+    drift = register["DriftCheckBaselines"]["ModelDataQuality"]
+    metrics = register["ModelMetrics"]["ModelDataQuality"]
+    for kind in ("Statistics", "Constraints"):
+        assert drift[kind] == {
+            "ContentType": "application/json",
+            "S3Uri": {"Get": f"Steps.CheckDataQuality.BaselineUsedForDriftCheck{kind}"},
+        }
+        assert metrics[kind] == {
+            "ContentType": "application/json",
+            "S3Uri": {"Get": f"Steps.CheckDataQuality.CalculatedBaseline{kind}"},
+        }

@@ -37,6 +37,12 @@ SETTLED = {
 # A stack that never finished creating cannot be updated, only deleted and created again.
 FAILED_CREATES = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED"}
 WAIT = "wait"
+# Scheduled retraining stays off until a team picks a cadence; re-running bootstrap with these
+# variables set changes it (the stack is updated when a parameter differs).
+RETRAIN_SCHEDULE_ENV = "MLOPS_RETRAIN_SCHEDULE"
+RETRAIN_STATE_ENV = "MLOPS_RETRAIN_SCHEDULE_STATE"
+RETRAIN_SCHEDULE = "rate(7 days)"
+RETRAIN_STATE = "DISABLED"
 
 
 def stack_step(ctx: Context) -> Step:
@@ -69,6 +75,8 @@ def stack_parameters(project: Project, account_id: str) -> dict[str, str]:
         "ProdStackName": names["prod_stack"],
         "StagingEndpointName": names["staging_endpoint"],
         "ProdEndpointName": names["prod_endpoint"],
+        "RetrainScheduleExpression": os.environ.get(RETRAIN_SCHEDULE_ENV) or RETRAIN_SCHEDULE,
+        "RetrainScheduleState": os.environ.get(RETRAIN_STATE_ENV) or RETRAIN_STATE,
     }
 
 

@@ -37,6 +37,7 @@ PROJECT = {
     "owner_team": "ml-platform",
 }
 SLUG = PROJECT["project_slug"]
+TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:{SLUG}-notifications"
 ENDPOINT = f"{SLUG}-staging"
 GROUP = PROJECT["model_package_group_name"]
 
@@ -84,13 +85,15 @@ class Registry:
     def create_group(self) -> None:
         self.client.create_model_package_group(ModelPackageGroupName=self.group)
 
-    def add_version(self, status: str) -> str:
-        """Register one version with ``status``; returns its ARN."""
+    def add_version(self, status: str, baselines: dict[str, Any] | None = None) -> str:
+        """Register one version with ``status`` (and drift baselines if given); returns its ARN."""
         # moto sorts on creation time; a short pause keeps versions from sharing a timestamp.
         time.sleep(0.003)
+        extra = {} if baselines is None else {"DriftCheckBaselines": baselines}
         response = self.client.create_model_package(
             ModelPackageGroupName=self.group,
             ModelApprovalStatus=status,
+            **extra,
             InferenceSpecification={
                 "Containers": [{"Image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/xgb:1"}],
                 "SupportedContentTypes": ["text/csv"],
@@ -123,7 +126,10 @@ def _violations(rules: dict[str, Any], value: str) -> list[str]:
     found = []
     if "AllowedValues" in rules and value not in [str(item) for item in rules["AllowedValues"]]:
         found.append(f"not in {rules['AllowedValues']}")
-    if "AllowedPattern" in rules and re.fullmatch(rules["AllowedPattern"], value) is None:
+    items = value.split(",") if rules["Type"] == "CommaDelimitedList" else [value]
+    if "AllowedPattern" in rules and any(
+        re.fullmatch(rules["AllowedPattern"], item) is None for item in items
+    ):
         found.append(f"does not match {rules['AllowedPattern']}")
     if rules["Type"] == "Number":
         number = float(value)
@@ -171,3 +177,52 @@ def create_endpoint(moto_url: str, capture: bool = True) -> None:
         **extra,
     )
     sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="staging-config")
+
+
+# The eight raw request columns, named as a baseline of headerless CSV names them.
+FEATURES = [f"_c{index}" for index in range(8)]
+BASELINE_PREFIX = f"{SLUG}/baselines/run-1"
+STATISTICS_URI = f"s3://{BUCKET}/{BASELINE_PREFIX}/statistics.json"
+CONSTRAINTS_URI = f"s3://{BUCKET}/{BASELINE_PREFIX}/constraints.json"
+
+
+def model_monitor_constraints(features: list[str], threshold: float | None = 0.1) -> dict[str, Any]:
+    """A constraints.json as Model Monitor's suggest-baseline job writes it."""
+    config: dict[str, Any] = {
+        "evaluate_constraints": "Enabled",
+        "emit_metrics": "Enabled",
+        "datatype_check_threshold": 1.0,
+        "domain_content_threshold": 1.0,
+        "distribution_constraints": {
+            "perform_comparison": "Enabled",
+            "comparison_method": "Robust",
+        },
+    }
+    if threshold is not None:
+        config["distribution_constraints"]["comparison_threshold"] = threshold
+    return {
+        "version": 0.0,
+        "features": [
+            {"name": name, "inferred_type": "Fractional", "completeness": 1.0} for name in features
+        ],
+        "monitoring_config": config,
+    }
+
+
+def drift_check_baselines(statistics: str = STATISTICS_URI, constraints: str = CONSTRAINTS_URI):
+    """DriftCheckBaselines as the model-build pipeline registers them."""
+    return {
+        "ModelDataQuality": {
+            "Statistics": {"ContentType": "application/json", "S3Uri": statistics},
+            "Constraints": {"ContentType": "application/json", "S3Uri": constraints},
+        }
+    }
+
+
+def upload_baselines(constraints: dict[str, Any] | str) -> None:
+    """Put the baseline files where drift_check_baselines() points (moto must be active)."""
+    s3 = boto3.client("s3", region_name=REGION, config=TEST_CLIENT_CONFIG)
+    s3.create_bucket(Bucket=BUCKET)
+    body = constraints if isinstance(constraints, str) else json.dumps(constraints)
+    s3.put_object(Bucket=BUCKET, Key=f"{BASELINE_PREFIX}/constraints.json", Body=body)
+    s3.put_object(Bucket=BUCKET, Key=f"{BASELINE_PREFIX}/statistics.json", Body="{}")

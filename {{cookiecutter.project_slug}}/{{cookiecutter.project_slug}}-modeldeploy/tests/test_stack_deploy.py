@@ -16,6 +16,7 @@ import pytest
 import build
 from helpers import (
     BUCKET,
+    FEATURES,
     KMS_KEY_ARN,
     REGION,
     ROLE_ARN,
@@ -23,21 +24,24 @@ from helpers import (
     TEMPLATE_PATH,
     Registry,
     build_argv,
+    drift_check_baselines,
+    model_monitor_constraints,
     read_json,
+    upload_baselines,
 )
 
-# Warning filters split on ":", so "." stands for each colon of AWS::ApplicationAutoScaling.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Tried to parse AWS..ApplicationAutoScaling:UserWarning"
-)
+# moto skips application auto scaling, the SageMaker monitoring resources and CloudWatch
+# alarms (tests/test_monitoring.py checks those in the template); it warns about each.
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning")
 
 
 @pytest.fixture
 def exports(registry: Registry, tmp_path: Path, project_file: Path) -> dict[str, Any]:
     """build.py's staging and prod exports for a group whose newest approved version is 2."""
     registry.create_group()
+    upload_baselines(model_monitor_constraints(FEATURES))
     registry.add_version("Approved")
-    approved = registry.add_version("Approved")
+    approved = registry.add_version("Approved", drift_check_baselines())
     registry.add_version("PendingManualApproval")
     assert build.main(build_argv(tmp_path, project_file)) == 0
     return {
@@ -61,6 +65,7 @@ def deploy(export: dict[str, Any], stack_name: str) -> dict[str, str]:
     )
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert export["Parameters"]["EnableMonitoring"] == "true"
     resources = cloudformation.list_stack_resources(StackName=stack_name)
     created = {
         summary["LogicalResourceId"]: summary["ResourceType"]
@@ -82,7 +87,15 @@ def test_stage_stack_serves_the_approved_model_with_capture_and_tags(
     outputs = deploy(exports[stage], f"{SLUG}-deploy-{stage}")
     sagemaker = boto3.client("sagemaker", region_name=REGION)
 
-    assert set(outputs) == {"EndpointName", "EndpointConfigName", "ModelName", "ModelPackageArn"}
+    # moto resolves the schedule's name output but skips the alarm and so its name output.
+    assert set(outputs) == {
+        "EndpointName",
+        "EndpointConfigName",
+        "ModelName",
+        "ModelPackageArn",
+        "MonitoringScheduleName",
+    }
+    assert outputs["MonitoringScheduleName"] == f"{SLUG}-{stage}-data-quality"
     assert outputs["ModelPackageArn"] == exports["approved_arn"]
     model = sagemaker.describe_model(ModelName=outputs["ModelName"])
     assert model["PrimaryContainer"] == {"ModelPackageName": exports["approved_arn"]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any
 
@@ -13,20 +14,26 @@ from cfnlint.context.parameters import ParameterSet
 from helpers import (
     BUCKET,
     COMMIT,
+    CONSTRAINTS_URI,
+    FEATURES,
     KMS_KEY_ARN,
     PROJECT,
     REGION,
     REPO_ROOT,
     ROLE_ARN,
     SLUG,
+    STATISTICS_URI,
     TEMPLATE_PATH,
+    TOPIC_ARN,
     constraint_violations,
     load_template,
 )
+from monitoring import monitor_image_uri
 from stage_config import (
     BUILD_TAG_KEYS,
     STAGE_PARAMETER_RULES,
     Deployment,
+    MonitoringInputs,
     Project,
     build_export,
     load_stage_config,
@@ -46,13 +53,32 @@ DEPLOYMENT = Deployment(
     execution_role_arn=ROLE_ARN,
     artifact_bucket=BUCKET,
     source_commit=COMMIT,
+    monitoring=MonitoringInputs(
+        image_uri=monitor_image_uri(REGION),
+        statistics_uri=STATISTICS_URI,
+        constraints_uri=CONSTRAINTS_URI,
+        drift_features=tuple(FEATURES) + tuple(FEATURES[:2]),
+        drift_threshold=0.1,
+        notification_topic_arn=TOPIC_ARN,
+    ),
 )
 
 
-def export_parameters(stage: str, kms: bool, autoscaling: bool) -> dict[str, str]:
+UNMONITORED = dataclasses.replace(
+    DEPLOYMENT,
+    monitoring=dataclasses.replace(
+        DEPLOYMENT.monitoring, statistics_uri="", constraints_uri="", notification_topic_arn=""
+    ),
+)
+
+
+def export_parameters(
+    stage: str, kms: bool, autoscaling: bool, baselines: bool = True
+) -> dict[str, str]:
     """What build.py exports for ``stage``, switched to the requested KMS/auto scaling mode."""
     config = load_stage_config(REPO_ROOT / f"{stage}-config.json", stage)
-    parameters = build_export(PROJECT_SETTINGS, config, DEPLOYMENT)["Parameters"]
+    deployment = DEPLOYMENT if baselines else UNMONITORED
+    parameters = build_export(PROJECT_SETTINGS, config, deployment)["Parameters"]
     parameters["DataCaptureKmsKeyId"] = KMS_KEY_ARN if kms else ""
     parameters["EnableAutoScaling"] = "true" if autoscaling else "false"
     if autoscaling:
@@ -65,7 +91,13 @@ def export_parameters(stage: str, kms: bool, autoscaling: bool) -> dict[str, str
 def lint(parameters: dict[str, str] | None = None) -> list[str]:
     config = ManualArgs(regions=[REGION])
     if parameters is not None:
-        config["parameters"] = [ParameterSet(source="export", parameters=parameters)]
+        # cfn-lint takes a CommaDelimitedList's value as a list, as CloudFormation splits it.
+        types = {name: rules["Type"] for name, rules in load_template()["Parameters"].items()}
+        values: dict[str, Any] = {
+            key: value.split(",") if types.get(key) == "CommaDelimitedList" else value
+            for key, value in parameters.items()
+        }
+        config["parameters"] = [ParameterSet(source="export", parameters=values)]
     return [
         f"{match.rule.id} line {match.linenumber}: {match.message}"
         for match in lint_file(TEMPLATE_PATH, config=config)
@@ -76,18 +108,22 @@ def test_template_has_no_cfn_lint_findings() -> None:
     assert lint() == []
 
 
-COMBINATIONS = list(itertools.product(["staging", "prod"], [False, True], [False, True]))
+COMBINATIONS = list(
+    itertools.product(["staging", "prod"], [False, True], [False, True], [False, True])
+)
 
 
 @pytest.mark.parametrize(
-    ("stage", "kms", "autoscaling"),
+    ("stage", "kms", "autoscaling", "baselines"),
     COMBINATIONS,
-    ids=[f"{s}-kms_{k}-autoscaling_{a}" for s, k, a in COMBINATIONS],
+    ids=[f"{s}-kms_{k}-autoscaling_{a}-baselines_{b}" for s, k, a, b in COMBINATIONS],
 )
 def test_every_configuration_lints_clean_and_meets_constraints(
-    stage: str, kms: bool, autoscaling: bool
+    stage: str, kms: bool, autoscaling: bool, baselines: bool
 ) -> None:
-    parameters = export_parameters(stage, kms, autoscaling)
+    parameters = export_parameters(stage, kms, autoscaling, baselines)
+
+    assert parameters["EnableMonitoring"] == ("true" if baselines else "false")
 
     assert constraint_violations(load_template(), parameters) == []
     assert lint(parameters) == []
@@ -189,4 +225,9 @@ def test_outputs_name_the_deployed_resources() -> None:
         "EndpointConfigName",
         "ModelName",
         "ModelPackageArn",
+        "MonitoringScheduleName",
+        "DataDriftAlarmName",
     }
+    outputs = load_template()["Outputs"]
+    assert outputs["MonitoringScheduleName"]["Condition"] == "MonitoringEnabled"
+    assert outputs["DataDriftAlarmName"]["Condition"] == "MonitoringEnabled"

@@ -1,4 +1,5 @@
-"""The SageMaker pipeline: preprocess → train → evaluate → quality gate → register, or fail.
+"""The SageMaker pipeline: preprocess → data-quality baseline, train → evaluate → quality gate
+→ register (with the baseline as its drift-check baseline), or fail.
 
 ``get_pipeline`` is the one place the DAG is defined. The cloud run, ``get-pipeline-definition``
 and the local runner all start from the definition it produces, so they cannot drift apart.
@@ -12,8 +13,10 @@ from pathlib import Path
 
 import boto3
 from sagemaker.core import image_uris
+from sagemaker.core.drift_check_baselines import DriftCheckBaselines
 from sagemaker.core.metadata_properties import MetadataProperties
 from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.core.model_monitor.dataset_format import DatasetFormat
 from sagemaker.core.processing import ScriptProcessor
 from sagemaker.core.shapes import (
     ProcessingInput,
@@ -24,13 +27,20 @@ from sagemaker.core.shapes import (
 from sagemaker.core.workflow.conditions import ConditionLessThanOrEqualTo
 from sagemaker.core.workflow.execution_variables import ExecutionVariables
 from sagemaker.core.workflow.functions import Join, JsonGet
-from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
+from sagemaker.core.workflow.parameters import (
+    ParameterBoolean,
+    ParameterFloat,
+    ParameterInteger,
+    ParameterString,
+)
 from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.core.workflow.properties import PropertyFile
+from sagemaker.mlops.workflow.check_job_config import CheckJobConfig
 from sagemaker.mlops.workflow.condition_step import ConditionStep
 from sagemaker.mlops.workflow.fail_step import FailStep
 from sagemaker.mlops.workflow.model_step import ModelStep
 from sagemaker.mlops.workflow.pipeline import Pipeline
+from sagemaker.mlops.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
 from sagemaker.mlops.workflow.steps import ProcessingStep, TrainingStep
 from sagemaker.serve.model_builder import ModelBuilder
 from sagemaker.train import ModelTrainer
@@ -55,7 +65,15 @@ MSE_JSON_PATH = "regression_metrics.mse.value"
 TRAINING_MAX_RUNTIME_SECONDS = 3600
 
 PROCESSING_ROOT = "/opt/ml/processing"
-PREPROCESS_OUTPUTS = ("train", "validation", "test", "preprocessor")
+PREPROCESS_OUTPUTS = ("train", "validation", "test", "preprocessor", "baseline")
+# preprocess.py writes the raw training features (the endpoint's input columns, no label) with a
+# header row naming them: Model Monitor takes the feature names from that header and matches the
+# headerless captured requests to them by position.
+BASELINE_OUTPUT = "baseline"
+DATA_QUALITY_STEP = "CheckDataQuality"
+# The monitor's baselining job runs on its own instance type (it needs no GPU and little memory).
+CHECK_INSTANCE_TYPE = "ml.m5.xlarge"
+CHECK_MAX_RUNTIME_SECONDS = 3600
 TRAINING_CHANNELS = ("train", "validation", "preprocessor")
 
 
@@ -69,6 +87,10 @@ class PipelineParameters:
     model_approval_status: ParameterString
     input_data_url: ParameterString
     mse_threshold: ParameterFloat
+    skip_data_quality_check: ParameterBoolean
+    register_new_data_quality_baseline: ParameterBoolean
+    supplied_data_quality_statistics: ParameterString
+    supplied_data_quality_constraints: ParameterString
 
     def as_list(self) -> list:
         return [
@@ -78,6 +100,10 @@ class PipelineParameters:
             self.model_approval_status,
             self.input_data_url,
             self.mse_threshold,
+            self.skip_data_quality_check,
+            self.register_new_data_quality_baseline,
+            self.supplied_data_quality_statistics,
+            self.supplied_data_quality_constraints,
         ]
 
 
@@ -120,6 +146,19 @@ def make_parameters(settings: ProjectSettings, region: str) -> PipelineParameter
             name="InputDataUrl", default_value=default_input_data_url(region)
         ),
         mse_threshold=ParameterFloat(name="MseThreshold", default_value=settings.mse_threshold),
+        # Names and defaults as in AWS's model-monitor project template. A first run has no
+        # approved baseline to compare with: start it with RegisterNewDataQualityBaseline=true.
+        skip_data_quality_check=ParameterBoolean(name="SkipDataQualityCheck", default_value=False),
+        register_new_data_quality_baseline=ParameterBoolean(
+            name="RegisterNewDataQualityBaseline", default_value=False
+        ),
+        # Empty: compare with the drift-check baseline of the latest approved model version.
+        supplied_data_quality_statistics=ParameterString(
+            name="DataQualitySuppliedStatistics", default_value=""
+        ),
+        supplied_data_quality_constraints=ParameterString(
+            name="DataQualitySuppliedConstraints", default_value=""
+        ),
     )
 
 
@@ -179,6 +218,39 @@ def preprocess_step(ctx: BuildContext, params: PipelineParameters) -> Processing
     return ProcessingStep(name="PreprocessData", step_args=step_args)
 
 
+def data_quality_step(
+    ctx: BuildContext, params: PipelineParameters, preprocess: ProcessingStep
+) -> QualityCheckStep:
+    """Model Monitor's baselining job on the raw training features: the drift reference."""
+    baseline = preprocess.properties.ProcessingOutputConfig.Outputs[BASELINE_OUTPUT].S3Output.S3Uri
+    check_job = CheckJobConfig(
+        role=ctx.role_arn,
+        instance_count=1,
+        instance_type=CHECK_INSTANCE_TYPE,
+        max_runtime_in_seconds=CHECK_MAX_RUNTIME_SECONDS,
+        base_job_name=f"{ctx.pipeline_name}-data-quality",
+        sagemaker_session=ctx.session,
+    )
+    return QualityCheckStep(
+        name=DATA_QUALITY_STEP,
+        quality_check_config=DataQualityCheckConfig(
+            baseline_dataset=baseline,
+            dataset_format=DatasetFormat.csv(header=True),
+            output_s3_uri=_execution_s3_uri(ctx, "data-quality"),
+        ),
+        check_job_config=check_job,
+        skip_check=params.skip_data_quality_check,
+        register_new_baseline=params.register_new_data_quality_baseline,
+        model_package_group_name=ctx.model_package_group_name,
+        supplied_baseline_statistics=params.supplied_data_quality_statistics,
+        supplied_baseline_constraints=params.supplied_data_quality_constraints,
+    )
+
+
+def _json_source(uri) -> MetricsSource:
+    return MetricsSource(s3_uri=uri, content_type="application/json")
+
+
 def train_step(
     ctx: BuildContext, params: PipelineParameters, preprocess: ProcessingStep, image: str
 ) -> TrainingStep:
@@ -232,6 +304,7 @@ def register_step(
     params: PipelineParameters,
     train: TrainingStep,
     evaluate: ProcessingStep,
+    data_quality: QualityCheckStep,
     image: str,
 ) -> ModelStep:
     evaluation_uri = Join(
@@ -259,8 +332,24 @@ def register_step(
         inference_instances=["ml.m5.large", "ml.m5.xlarge"],
         transform_instances=["ml.m5.large"],
         approval_status=params.model_approval_status,
+        # This version's own training data, and the baseline its endpoint's monitor compares
+        # traffic with (the new one on a first run, else the one the check used).
         model_metrics=ModelMetrics(
-            model_statistics=MetricsSource(s3_uri=evaluation_uri, content_type="application/json")
+            model_statistics=_json_source(evaluation_uri),
+            model_data_statistics=_json_source(
+                data_quality.properties.CalculatedBaselineStatistics
+            ),
+            model_data_constraints=_json_source(
+                data_quality.properties.CalculatedBaselineConstraints
+            ),
+        ),
+        drift_check_baselines=DriftCheckBaselines(
+            model_data_statistics=_json_source(
+                data_quality.properties.BaselineUsedForDriftCheckStatistics
+            ),
+            model_data_constraints=_json_source(
+                data_quality.properties.BaselineUsedForDriftCheckConstraints
+            ),
         ),
         metadata_properties=MetadataProperties(
             commit_id=ctx.git_commit, repository=f"{ctx.settings.project_slug}-modelbuild"
@@ -333,13 +422,14 @@ def get_pipeline(
         framework="xgboost", region=region, version=XGBOOST_IMAGE_VERSION
     )
     preprocess = preprocess_step(ctx, params)
+    data_quality = data_quality_step(ctx, params, preprocess)
     train = train_step(ctx, params, preprocess, xgboost_image)
     evaluate, report = evaluate_step(ctx, params, preprocess, train, xgboost_image)
-    register = register_step(ctx, params, train, evaluate, xgboost_image)
+    register = register_step(ctx, params, train, evaluate, data_quality, xgboost_image)
     gate = quality_gate_step(params, evaluate, report, register)
     return Pipeline(
         name=ctx.pipeline_name,
         parameters=params.as_list(),
-        steps=[preprocess, train, evaluate, gate],
+        steps=[preprocess, data_quality, train, evaluate, gate],
         sagemaker_session=ctx.session,
     )

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from botocore.exceptions import ClientError
+
 from modelbuild.aws import boto_session, sagemaker_client
 from modelbuild.cli.common import (
     ENV_ARTIFACT_BUCKET,
@@ -25,6 +27,7 @@ from modelbuild.cli.common import (
 from modelbuild.settings import load_settings
 
 TERMINAL_STATUSES = {"Succeeded", "Failed", "Stopped"}
+BASELINE_PARAMETERS = ("SkipDataQualityCheck", "RegisterNewDataQualityBaseline")
 # CodeBuild allows a build up to 8 hours; waiting as long by default lets it report the result.
 DEFAULT_TIMEOUT_SECONDS = 8 * 3600
 EXIT_FAILED = 1
@@ -110,6 +113,45 @@ def coerce_parameters(overrides: dict[str, str], declared: list[dict]) -> dict[s
     return converted
 
 
+def first_run_baseline(client, group: str, overrides: dict[str, object]) -> dict[str, object]:
+    """Parameters that let the first execution of a project succeed.
+
+    The data-quality check compares new training data with the baseline of the newest Approved
+    version; before one exists there is nothing to compare with and SageMaker fails the step. Until
+    then, skip the check and register the new baseline, as AWS's monitoring template asks users to
+    do by hand. Explicit ``--param`` values always win.
+    """
+    if any(name in overrides for name in BASELINE_PARAMETERS):
+        return {}
+    try:
+        approved = client.list_model_packages(
+            ModelPackageGroupName=group,
+            ModelApprovalStatus="Approved",
+            SortBy="CreationTime",
+            SortOrder="Descending",
+            MaxResults=1,
+        )["ModelPackageSummaryList"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in (
+            "ValidationException",
+            "ResourceNotFound",
+        ):
+            raise
+        approved = []  # the group does not exist yet: the first run creates it
+    if approved:
+        described = client.describe_model_package(ModelPackageName=approved[0]["ModelPackageArn"])
+        if described.get("DriftCheckBaselines", {}).get("ModelDataQuality"):
+            return {}
+    print(
+        f"No Approved version with a data-quality baseline in {group} yet: this run skips the "
+        "check and registers a new baseline (SkipDataQualityCheck=true, "
+        "RegisterNewDataQualityBaseline=true).",
+        file=sys.stderr,
+    )
+    # Spelled as SageMaker's Boolean parameters expect; str(True) would send "True".
+    return {name: "true" for name in BASELINE_PARAMETERS}
+
+
 def wait_for_execution(
     client,
     execution_arn: str,
@@ -152,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         declared = [parameter.to_request() for parameter in pipeline.parameters]
         parameters = coerce_parameters(overrides, declared)
+        client = sagemaker_client(session)
+        group = settings.model_package_group_name
+        parameters |= first_run_baseline(client, group, parameters)
         tags = settings.tags + [{"Key": k, "Value": v} for k, v in extra_tags.items()]
         upserted = pipeline.upsert(role_arn=args.role_arn, description=args.description, tags=tags)
         print(f"Upserted {upserted['PipelineArn']}", file=sys.stderr)
@@ -162,9 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.wait:
             print(json.dumps(report))
             return 0
-        result = wait_for_execution(
-            sagemaker_client(session), execution_arn, args.timeout, args.poll_interval
-        )
+        result = wait_for_execution(client, execution_arn, args.timeout, args.poll_interval)
         if result is None:
             report["status"] = "TimedOut"
             print(json.dumps(report))

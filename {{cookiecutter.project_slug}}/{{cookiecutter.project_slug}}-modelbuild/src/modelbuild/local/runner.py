@@ -31,6 +31,7 @@ from modelbuild.local.context import StepContext, StepOutcome
 from modelbuild.local.errors import LocalRunError, StepFailed, UnsupportedStepError
 from modelbuild.local.expressions import Resolver, RunState
 from modelbuild.local.processing import run_processing
+from modelbuild.local.quality_check import run_quality_check
 from modelbuild.local.registry import run_register
 from modelbuild.local.summary import (
     FAILED,
@@ -44,7 +45,14 @@ from modelbuild.local.summary import (
 from modelbuild.local.training import run_training
 from modelbuild.local.workspace import RunLayout
 
-SUPPORTED_STEP_TYPES = ("Processing", "Training", "Condition", "RegisterModel", "Fail")
+SUPPORTED_STEP_TYPES = (
+    "Processing",
+    "Training",
+    "QualityCheck",
+    "Condition",
+    "RegisterModel",
+    "Fail",
+)
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
@@ -243,6 +251,9 @@ class LocalRun:
         executors: dict[str, Callable[[StepNode, StepContext], StepOutcome]] = {
             "Processing": lambda n, c: run_processing(n.raw, self._arguments(n), c),
             "Training": lambda n, c: run_training(n.raw, self._arguments(n), c),
+            "QualityCheck": lambda n, c: run_quality_check(
+                self._check_fields(n), self._arguments(n), c, self.sagemaker
+            ),
             "RegisterModel": lambda n, c: run_register(
                 self._arguments(n), c, self.sagemaker, self.options.tags
             ),
@@ -253,6 +264,10 @@ class LocalRun:
 
     def _arguments(self, node: StepNode) -> dict[str, Any]:
         return self.resolver.resolve(node.raw.get("Arguments", {}))
+
+    def _check_fields(self, node: StepNode) -> dict[str, Any]:
+        """A check step's settings sit beside its Arguments (SkipCheck, baselines, group)."""
+        return self.resolver.resolve({k: v for k, v in node.raw.items() if k != "Arguments"})
 
     def _condition(self, node: StepNode, ctx: StepContext) -> StepOutcome:
         outcomes = evaluate_all(node.raw["Arguments"].get("Conditions", []), self.resolver.resolve)

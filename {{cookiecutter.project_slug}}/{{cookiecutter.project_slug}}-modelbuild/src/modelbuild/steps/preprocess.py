@@ -7,6 +7,7 @@ Outputs under ``--base-dir`` (headerless CSV, label first):
   train/train.csv, validation/validation.csv, test/test.csv   processed features
   test/test_raw.csv                                           the same test rows, unprocessed
   preprocessor/preprocessor.json                              fitted transform as plain JSON
+  baseline/baseline.csv        raw training features with a header row (data-quality baseline)
 """
 
 from __future__ import annotations
@@ -45,7 +46,11 @@ MISSING_TOKENS = frozenset({"", "?", "na", "n/a", "nan", "null"})
 # A missing category becomes a category of its own rather than a guess at the most common one.
 MISSING_CATEGORY = "missing"
 PREPROCESSOR_FORMAT_VERSION = 1
-OUTPUT_DIRS = ("train", "validation", "test", "preprocessor")
+OUTPUT_DIRS = ("train", "validation", "test", "preprocessor", "baseline")
+# The data-quality baseline: the training rows' raw features exactly as the endpoint receives
+# them (same columns, same order, no label), plus a header row. Model Monitor names features after
+# that header and matches the headerless captured requests to them by position.
+BASELINE_FILE = "baseline.csv"
 
 
 class InputDataError(Exception):
@@ -267,6 +272,11 @@ def _labelled(labels: pd.Series, features: np.ndarray) -> pd.DataFrame:
     )
 
 
+def write_baseline(path: Path, train: pd.DataFrame) -> None:
+    """Missing cells stay empty, so the baseline's completeness is the training data's own."""
+    train.loc[:, list(RAW_FEATURES)].to_csv(path, header=True, index=False)
+
+
 def write_outputs(
     base_dir: Path, frame: pd.DataFrame, split: Split, transformer: ColumnTransformer
 ) -> None:
@@ -285,6 +295,7 @@ def write_outputs(
     frame.iloc[split.test].loc[:, [LABEL, *RAW_FEATURES]].to_csv(
         base_dir / "test" / "test_raw.csv", header=False, index=False
     )
+    write_baseline(base_dir / "baseline" / BASELINE_FILE, frame.iloc[split.train])
     (base_dir / "preprocessor" / "preprocessor.json").write_text(
         json.dumps(export_transformer(transformer), indent=2) + "\n", encoding="utf-8"
     )

@@ -1,0 +1,36 @@
+"""`make demo`, the project's main job, runs end to end and reports what it claims."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import SHARED_DATA, TEMPLATE_DIR
+
+
+def test_demo_runs_every_stage_and_cleans_up(tmp_path):
+    assert SHARED_DATA.is_file(), f"the demo reads {SHARED_DATA}"
+    output_dir = tmp_path / "demo"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    result = subprocess.run(
+        [sys.executable, "demo/run_demo.py", "--output-dir", str(output_dir)],
+        cwd=TEMPLATE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert "Demo finished" in result.stdout
+    summary = json.loads((output_dir / "run" / "run-summary.json").read_text())
+    assert summary["status"] == "Succeeded"
+    assert ":model-package/" in summary["model_package_arn"]
+    staging = json.loads((output_dir / "staging-test-results.json").read_text())
+    assert staging["passed"] is True
+    # Nothing the demo started may outlive it.
+    leftovers = subprocess.run(
+        ["pgrep", "-f", str(output_dir)], capture_output=True, text=True
+    ).stdout.strip()
+    assert leftovers == ""
