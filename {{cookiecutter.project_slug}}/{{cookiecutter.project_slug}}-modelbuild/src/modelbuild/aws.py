@@ -19,3 +19,15 @@ def boto_session(region: str | None) -> boto3.Session:
 
 def sagemaker_client(session: boto3.Session):
     return session.client("sagemaker", config=CLIENT_CONFIG)
+
+
+def newest_approved_package(client, group: str) -> str | None:
+    """ARN of the newest Approved version in ``group`` (the one a deployment picks), or None."""
+    found = client.list_model_packages(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus="Approved",
+        SortBy="CreationTime",
+        SortOrder="Descending",
+        MaxResults=1,
+    ).get("ModelPackageSummaryList", [])
+    return found[0]["ModelPackageArn"] if found else None

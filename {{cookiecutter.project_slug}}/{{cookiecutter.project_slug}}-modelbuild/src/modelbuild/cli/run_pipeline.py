@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from modelbuild.aws import boto_session, sagemaker_client
+from modelbuild.aws import boto_session, newest_approved_package, sagemaker_client
 from modelbuild.cli.common import (
     ENV_ARTIFACT_BUCKET,
     ENV_ROLE_ARN,
@@ -124,22 +124,16 @@ def first_run_baseline(client, group: str, overrides: dict[str, object]) -> dict
     if any(name in overrides for name in BASELINE_PARAMETERS):
         return {}
     try:
-        approved = client.list_model_packages(
-            ModelPackageGroupName=group,
-            ModelApprovalStatus="Approved",
-            SortBy="CreationTime",
-            SortOrder="Descending",
-            MaxResults=1,
-        )["ModelPackageSummaryList"]
+        approved = newest_approved_package(client, group)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") not in (
             "ValidationException",
             "ResourceNotFound",
         ):
             raise
-        approved = []  # the group does not exist yet: the first run creates it
+        approved = None  # the group does not exist yet: the first run creates it
     if approved:
-        described = client.describe_model_package(ModelPackageName=approved[0]["ModelPackageArn"])
+        described = client.describe_model_package(ModelPackageName=approved)
         if described.get("DriftCheckBaselines", {}).get("ModelDataQuality"):
             return {}
     print(

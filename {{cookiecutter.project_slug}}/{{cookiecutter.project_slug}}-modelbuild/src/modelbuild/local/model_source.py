@@ -9,6 +9,7 @@ from pathlib import Path, PurePosixPath
 
 from botocore.exceptions import ClientError
 
+from modelbuild.aws import newest_approved_package
 from modelbuild.local.artifacts import S3Location, is_s3_uri
 from modelbuild.local.errors import LocalRunError
 
@@ -24,19 +25,13 @@ class ModelSource:
 
 def latest_approved(client, group: str) -> str:
     """The newest Approved version in ``group`` (what a deploy would pick)."""
-    found = client.list_model_packages(
-        ModelPackageGroupName=group,
-        ModelApprovalStatus="Approved",
-        SortBy="CreationTime",
-        SortOrder="Descending",
-        MaxResults=1,
-    ).get("ModelPackageSummaryList", [])
-    if not found:
+    approved = newest_approved_package(client, group)
+    if approved is None:
         raise LocalRunError(
             f"model package group {group} has no Approved version; approve one first "
             "(aws sagemaker update-model-package --model-approval-status Approved ...)"
         )
-    return found[0]["ModelPackageArn"]
+    return approved
 
 
 def describe_package(client, arn: str) -> ModelSource:

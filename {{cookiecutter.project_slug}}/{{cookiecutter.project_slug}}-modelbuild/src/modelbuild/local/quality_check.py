@@ -19,6 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from modelbuild.aws import newest_approved_package
 from modelbuild.local import baseline_source
 from modelbuild.local.context import StepContext, StepOutcome
 from modelbuild.local.drift_check import Shape, check, violations_document
@@ -84,18 +85,12 @@ def previous_baseline(step: dict[str, Any], client, name: str) -> tuple[str, str
         return str(supplied[0]), str(supplied[1])
     group = step.get("ModelPackageGroupName")
     try:
-        found = client.list_model_packages(
-            ModelPackageGroupName=group,
-            ModelApprovalStatus="Approved",
-            SortBy="CreationTime",
-            SortOrder="Descending",
-            MaxResults=1,
-        ).get("ModelPackageSummaryList", [])
+        approved = newest_approved_package(client, group)
     except ClientError:
         return None
-    if not found:
+    if approved is None:
         return None
-    return baseline_source.registered_uris(client, found[0]["ModelPackageArn"])
+    return baseline_source.registered_uris(client, approved)
 
 
 def write_json(folder: Path, name: str, document: dict) -> None:
