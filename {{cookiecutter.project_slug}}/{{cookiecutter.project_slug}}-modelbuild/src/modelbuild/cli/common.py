@@ -75,6 +75,29 @@ def import_get_pipeline(args: argparse.Namespace) -> Callable[..., Any]:
     return get_pipeline
 
 
+def build_pipeline(
+    args: argparse.Namespace,
+    session: Any = None,
+    role_arn: str | None = None,
+    bucket: str | None = None,
+) -> Any:
+    """The pipeline for a command's arguments, built the same way by every command.
+
+    Building uploads the step code to the bucket. ``role_arn``/``bucket`` stand in for missing
+    flags (the offline definition uses placeholders); otherwise the flags are required.
+    """
+    get_pipeline = import_get_pipeline(args)
+    return get_pipeline(
+        role_arn=role_arn or require(args.role_arn, "--role-arn", ENV_ROLE_ARN),
+        default_bucket=bucket
+        or require(args.artifact_bucket, "--artifact-bucket", ENV_ARTIFACT_BUCKET),
+        region=args.region,
+        pipeline_name=args.pipeline_name,
+        git_commit=git_commit(),
+        boto_session=session,
+    )
+
+
 def quiet_sdk_logs(verbose: bool = False) -> None:
     """Keep CLI output readable: the SDK logs every field it fills in and configures the root
     logger at INFO while importing, so this runs after the import."""

@@ -9,12 +9,8 @@ from pathlib import Path
 
 from modelbuild import definition
 from modelbuild.cli.common import (
-    ENV_ARTIFACT_BUCKET,
-    ENV_ROLE_ARN,
     add_location_arguments,
-    git_commit,
-    import_get_pipeline,
-    require,
+    build_pipeline,
     run_cli,
 )
 from modelbuild.offline import OFFLINE_BUCKET, offline_aws, offline_role_arn
@@ -41,28 +37,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def render_definition(args: argparse.Namespace) -> dict:
-    get_pipeline = import_get_pipeline(args)
-
-    settings = load_settings()
-    if args.offline:
-        with offline_aws(args.region) as session:
-            pipeline = get_pipeline(
-                role_arn=args.role_arn or offline_role_arn(settings.project_slug),
-                default_bucket=args.artifact_bucket or OFFLINE_BUCKET,
-                region=args.region,
-                pipeline_name=args.pipeline_name,
-                git_commit=git_commit(),
-                boto_session=session,
-            )
-            return json.loads(pipeline.definition())
-    pipeline = get_pipeline(
-        role_arn=require(args.role_arn, "--role-arn", ENV_ROLE_ARN),
-        default_bucket=require(args.artifact_bucket, "--artifact-bucket", ENV_ARTIFACT_BUCKET),
-        region=args.region,
-        pipeline_name=args.pipeline_name,
-        git_commit=git_commit(),
-    )
-    return json.loads(pipeline.definition())
+    if not args.offline:
+        return json.loads(build_pipeline(args).definition())
+    slug = load_settings().project_slug
+    with offline_aws(args.region) as session:
+        pipeline = build_pipeline(
+            args,
+            session,
+            role_arn=args.role_arn or offline_role_arn(slug),
+            bucket=args.artifact_bucket or OFFLINE_BUCKET,
+        )
+        return json.loads(pipeline.definition())
 
 
 def format_definition(parsed: dict, output_format: str) -> str:

@@ -14,14 +14,10 @@ from botocore.exceptions import ClientError
 
 from modelbuild.aws import boto_session, newest_approved_package, sagemaker_client
 from modelbuild.cli.common import (
-    ENV_ARTIFACT_BUCKET,
-    ENV_ROLE_ARN,
     CliError,
     add_location_arguments,
-    git_commit,
-    import_get_pipeline,
+    build_pipeline,
     parse_key_values,
-    require,
     run_cli,
 )
 from modelbuild.settings import load_settings
@@ -172,20 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def body() -> int:
-        get_pipeline = import_get_pipeline(args)
-
         settings = load_settings()
         overrides = parse_key_values(args.param, "--param")
         extra_tags = parse_key_values(args.tag, "--tag")
         session = boto_session(args.region)
-        pipeline = get_pipeline(
-            role_arn=require(args.role_arn, "--role-arn", ENV_ROLE_ARN),
-            default_bucket=require(args.artifact_bucket, "--artifact-bucket", ENV_ARTIFACT_BUCKET),
-            region=args.region,
-            pipeline_name=args.pipeline_name,
-            git_commit=git_commit(),
-            boto_session=session,
-        )
+        pipeline = build_pipeline(args, session)
         declared = [parameter.to_request() for parameter in pipeline.parameters]
         parameters = coerce_parameters(overrides, declared)
         client = sagemaker_client(session)

@@ -18,14 +18,10 @@ from rich.markup import escape
 
 from modelbuild.aws import boto_session
 from modelbuild.cli.common import (
-    ENV_ARTIFACT_BUCKET,
-    ENV_ROLE_ARN,
     CliError,
     add_location_arguments,
-    git_commit,
-    import_get_pipeline,
+    build_pipeline,
     parse_key_values,
-    require,
     run_cli,
 )
 from modelbuild.cli.run_pipeline import coerce_parameters
@@ -96,15 +92,7 @@ def parameter_overrides(args: argparse.Namespace) -> dict[str, str]:
 
 def build_definition(args: argparse.Namespace, session) -> tuple[str, dict]:
     """Build the pipeline as run-pipeline does (this uploads the step code): name, definition."""
-    get_pipeline = import_get_pipeline(args)
-    pipeline = get_pipeline(
-        role_arn=require(args.role_arn, "--role-arn", ENV_ROLE_ARN),
-        default_bucket=require(args.artifact_bucket, "--artifact-bucket", ENV_ARTIFACT_BUCKET),
-        region=args.region,
-        pipeline_name=args.pipeline_name,
-        git_commit=git_commit(),
-        boto_session=session,
-    )
+    pipeline = build_pipeline(args, session)
     return pipeline.name, json.loads(pipeline.definition())
 
 
