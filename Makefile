@@ -28,8 +28,11 @@ lint: venv
 	$(VENV_PY) -m ruff check .
 	$(VENV_PY) -m ruff format --check .
 
+# `make demo FRAMEWORK=pytorch` (or sklearn) demonstrates another training framework.
+FRAMEWORK ?= xgboost
+
 demo: venv clean-template-tree
-	$(VENV_PY) demo/run_demo.py
+	$(VENV_PY) demo/run_demo.py --framework $(FRAMEWORK)
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

@@ -1,8 +1,9 @@
 """Model quality: our tuned training defaults against the AWS seed code's hyperparameters.
 
-For each seed, the generated project's own step scripts preprocess the full data set, then train
-twice on the same split, (a) with hyperparameters.json and (b) with the hyperparameters of AWS's
-"model building, training and deployment" seed code, and evaluate both on the test split.
+For each seed, the step scripts of a freshly generated XGBoost project preprocess the full data
+set, then train twice on the same split, (a) with hyperparameters.json and (b) with the
+hyperparameters of AWS's "model building, training and deployment" seed code, and evaluate both
+on the test split.
 
     python benchmarks/model_quality.py --data ../shared/data/abalone.csv   # from the template root
 
@@ -28,10 +29,10 @@ from pathlib import Path
 from types import ModuleType
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
-MODELBUILD = (
-    TEMPLATE_ROOT / "{{cookiecutter.project_slug}}" / "{{cookiecutter.project_slug}}-modelbuild"
-)
-STEPS_DIR = MODELBUILD / "src" / "modelbuild" / "steps"
+sys.path.insert(0, str(TEMPLATE_ROOT))
+
+from demo.project import render  # noqa: E402
+
 DEFAULT_DATA = TEMPLATE_ROOT.parent / "shared" / "data" / "abalone.csv"
 DEFAULT_SEEDS = (1, 2, 3, 4, 5)
 TARGET_IMPROVEMENT_PERCENT = 5.0
@@ -53,14 +54,39 @@ AWS_SEED_HYPERPARAMETERS = {
 }
 
 
-def load_step(relative_path: str) -> ModuleType:
+def load_step(path: Path, label: str) -> ModuleType:
     """Import a step script from its file, standalone, as its container would run it."""
-    path = STEPS_DIR / relative_path
-    spec = importlib.util.spec_from_file_location(f"step_{path.stem}", path)
+    spec = importlib.util.spec_from_file_location(f"step_{label}_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while it executes
     spec.loader.exec_module(module)
     return module
+
+
+def load_steps(modelbuild: Path, label: str) -> dict[str, ModuleType]:
+    """preprocess, train and evaluate of one generated project.
+
+    train.py imports its siblings (model_io, training_io) by name, as in the container: put its
+    folder first on the path and forget any other project's siblings before loading it.
+    """
+    steps_dir = modelbuild / "src" / "modelbuild" / "steps"
+    training_dir = steps_dir / "training"
+    for sibling in training_dir.glob("*.py"):
+        sys.modules.pop(sibling.stem, None)
+    sys.path.insert(0, str(training_dir))
+    try:
+        return {
+            "preprocess": load_step(steps_dir / "preprocess.py", label),
+            "train": load_step(training_dir / "train.py", label),
+            "evaluate": load_step(steps_dir / "evaluate.py", label),
+        }
+    finally:
+        sys.path.remove(str(training_dir))
+
+
+def default_hyperparameters(modelbuild: Path) -> dict:
+    path = modelbuild / "src" / "modelbuild" / "steps" / "training" / "hyperparameters.json"
+    return json.loads(path.read_text())
 
 
 @contextlib.contextmanager
@@ -153,19 +179,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    steps = {
-        name: load_step(path)
-        for name, path in (
-            ("preprocess", "preprocess.py"),
-            ("train", "training/train.py"),
-            ("evaluate", "evaluate.py"),
-        )
-    }
-    ours_defaults = steps["train"].load_default_hyperparameters()
-    aws_flags = hyperparameter_flags({**AWS_SEED_HYPERPARAMETERS, "seed": ours_defaults["seed"]})
-    print(f"data: {args.data}\nours: {json.dumps(ours_defaults)}\nAWS seed: {aws_flags}\n")
     timings, ours, aws = Timings(), [], []
     with tempfile.TemporaryDirectory(prefix="model-quality-") as workdir:
+        with quiet():
+            project = render(Path(workdir) / "render", framework="xgboost")
+        steps = load_steps(project.modelbuild, "xgboost")
+        ours_defaults = default_hyperparameters(project.modelbuild)
+        aws_flags = hyperparameter_flags(
+            {**AWS_SEED_HYPERPARAMETERS, "seed": ours_defaults["seed"]}
+        )
+        print(f"data: {args.data}\nours: {json.dumps(ours_defaults)}\nAWS seed: {aws_flags}\n")
         for seed in args.seeds:
             split = preprocess_split(
                 steps["preprocess"], args.data, seed, Path(workdir) / f"seed-{seed}", timings

@@ -49,14 +49,15 @@ def _cookiecutter_config(directory: Path) -> str:
     return str(config)
 
 
-def render(output_dir: Path) -> RenderedProject:
-    """Render with every default answer, from a clean copy of the template."""
+def render(output_dir: Path, **answers: str) -> RenderedProject:
+    """Render with every default answer but ``answers``, from a clean copy of the template."""
     clean = output_dir / "template"
     shutil.copytree(TEMPLATE_ROOT, clean, ignore=shutil.ignore_patterns(*_NOT_TEMPLATE))
     root = Path(
         cookiecutter(
             str(clean),
             no_input=True,
+            extra_context=answers,
             output_dir=str(output_dir / "project"),
             config_file=_cookiecutter_config(output_dir / "cookiecutter"),
         )

@@ -3,7 +3,8 @@ embedded AWS stand-in, register and approve the model, serve it on loopback, inv
 print what happened. Everything it starts (moto server, local endpoint) stops when it ends,
 including on an error or Ctrl-C.
 
-    python demo/run_demo.py [--input-data PATH] [--output-dir DIR]
+    python demo/run_demo.py [--framework xgboost|pytorch|sklearn] [--input-data PATH]
+                            [--output-dir DIR]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from demo.monitoring_stages import MONITORING_STAGES  # noqa: E402
 from demo.project import TEMPLATE_ROOT  # noqa: E402
 from demo.report import print_summary  # noqa: E402
 from demo.stages import SETUP_STAGES, STAGES, DemoContext, DemoError  # noqa: E402
+from mlops_template.frameworks import DEFAULT_FRAMEWORK, FRAMEWORKS  # noqa: E402
 
 # The order a project lives through: set up, bootstrap AWS, train and register, deploy, monitor.
 ALL_STAGES = [
@@ -42,6 +44,12 @@ EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input-data", type=Path, default=DEFAULT_INPUT)
+    parser.add_argument(
+        "--framework",
+        choices=FRAMEWORKS,
+        default=DEFAULT_FRAMEWORK,
+        help="the training framework to generate the project for (default: %(default)s)",
+    )
     parser.add_argument(
         "--output-dir",
         type=Path,
@@ -67,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     output_dir.mkdir(parents=True)
     timings: list[tuple[str, float]] = []
     with ExitStack() as cleanup:
-        ctx = DemoContext(output_dir, args.input_data.resolve(), console, cleanup)
+        ctx = DemoContext(
+            output_dir, args.input_data.resolve(), console, cleanup, framework=args.framework
+        )
         try:
             run_stages(ctx, timings)
         except DemoError as error:

@@ -52,6 +52,7 @@ class DemoContext:
     input_data: Path
     console: Console
     cleanup: ExitStack
+    framework: str = "xgboost"
     project: RenderedProject | None = None
     aws: Any = None  # modelbuild.local.stand_in.EmbeddedAws, importable once rendered
     role_arn: str = ""
@@ -82,9 +83,9 @@ def check_sample_data(ctx: DemoContext) -> None:
 
 
 def render_project(ctx: DemoContext) -> None:
-    ctx.project = render(ctx.output_dir)
+    ctx.project = render(ctx.output_dir, framework=ctx.framework)
     import_generated(ctx.project)
-    ctx.console.print(f"  rendered {ctx.project.root}", soft_wrap=True)
+    ctx.console.print(f"  rendered {ctx.project.root} (framework: {ctx.framework})", soft_wrap=True)
 
 
 def start_stand_in(ctx: DemoContext) -> None:
@@ -216,7 +217,7 @@ class Stage:
 
 SETUP_STAGES: list[Stage] = [
     Stage("Check the sample data", check_sample_data),
-    Stage("Render the template with its defaults", render_project),
+    Stage("Render the template (defaults, the chosen framework)", render_project),
     Stage("Start the embedded AWS stand-in", start_stand_in),
 ]
 

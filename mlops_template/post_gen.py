@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TextIO
 
+from mlops_template.frameworks import DEFAULT_FRAMEWORK, select_framework
 from mlops_template.rerender import rerender_reason
 from mlops_template.resources_file import write_resources_file
 
@@ -58,6 +59,8 @@ def _post_generate(
     slug = str(answers["project_slug"])
     repo_dirs = [project_dir / f"{slug}-{repo}" for repo in REPOS]
     deploy_dir = repo_dirs[1]
+    # Before anything else: a re-render must be trimmed to one framework like the first render.
+    select_framework(repo_dirs[0], str(answers.get("framework", DEFAULT_FRAMEWORK)))
     reason = rerender_reason(answers, project_dir, repo_dirs, env)
     # The names file is plain output of the template: re-renders refresh it like any other file.
     write_resources_file(deploy_dir, answers)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, TextIO
 
 from mlops_template.aws_rules import NAME_RULES, name_violation
+from mlops_template.frameworks import FRAMEWORKS
 from mlops_template.names import derived_names, max_slug_length, name_kind, name_label
 from mlops_template.regions import REGION_SYNTAX, closest_regions, sagemaker_regions
 
@@ -133,6 +134,7 @@ def _field_checks(answers: Mapping[str, object]) -> dict[str, Check]:
         "model_package_group_name": functools.partial(
             _check_aws_name, kind="sagemaker_model_package_group"
         ),
+        "framework": _check_framework,
         "processing_instance_type": _check_instance_type,
         "training_instance_type": _check_instance_type,
         "mse_threshold": _check_mse_threshold,
@@ -325,6 +327,18 @@ def _check_approval_status(value: str) -> Finding | None:
         f"is not one of {', '.join(APPROVAL_STATUSES)}",
         f"{hint}choose PendingManualApproval (a person approves) "
         "or Approved (deploys automatically)",
+    )
+
+
+def _check_framework(value: str) -> Finding | None:
+    if value in FRAMEWORKS:
+        return None
+    close = difflib.get_close_matches(value.lower(), FRAMEWORKS, n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]}? Otherwise " if close else ""
+    return Finding(
+        f"is not one of {', '.join(FRAMEWORKS)}",
+        f"{hint}choose xgboost (the default), pytorch or sklearn; "
+        "another framework needs its own steps/training_<framework> folder in the template",
     )
 
 

@@ -7,15 +7,27 @@ import os
 import subprocess
 import sys
 
+import pytest
 from conftest import SHARED_DATA, TEMPLATE_DIR
 
+from mlops_template.frameworks import FRAMEWORKS
 
-def test_demo_runs_every_stage_and_cleans_up(tmp_path):
+# The project's default quality gate (cookiecutter.json's mse_threshold).
+DEFAULT_MSE_THRESHOLD = 6.0
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_demo_runs_every_stage_and_cleans_up(tmp_path, framework):
+    """Per framework, on the real abalone data: local run, gate, registry, local endpoint, the
+    deploy repo's build and staging test."""
     assert SHARED_DATA.is_file(), f"the demo reads {SHARED_DATA}"
     output_dir = tmp_path / "demo"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     result = subprocess.run(
-        [sys.executable, "demo/run_demo.py", "--output-dir", str(output_dir)],
+        [
+            *(sys.executable, "demo/run_demo.py", "--output-dir", str(output_dir)),
+            *("--framework", framework),
+        ],
         cwd=TEMPLATE_DIR,
         env=env,
         capture_output=True,
@@ -27,6 +39,11 @@ def test_demo_runs_every_stage_and_cleans_up(tmp_path):
     summary = json.loads((output_dir / "run" / "run-summary.json").read_text())
     assert summary["status"] == "Succeeded"
     assert ":model-package/" in summary["model_package_arn"]
+    [settings] = (output_dir / "project").glob("*/*-modelbuild/src/modelbuild/project.json")
+    assert json.loads(settings.read_text())["framework"] == framework
+    [report] = (output_dir / "run" / "steps" / "EvaluateModel").rglob("evaluation.json")
+    mse = json.loads(report.read_text())["regression_metrics"]["mse"]["value"]
+    assert mse <= DEFAULT_MSE_THRESHOLD
     staging = json.loads((output_dir / "staging-test-results.json").read_text())
     assert staging["passed"] is True
     # Nothing the demo started may outlive it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from conftest import render_project, run_generated_pytest
+
+from mlops_template.frameworks import FRAMEWORKS
 
 ANSWER_SETS = {
     "defaults": {},
@@ -21,6 +24,7 @@ ANSWER_SETS = {
         "processing_instance_type": "ml.c5.2xlarge",
         "training_instance_type": "ml.m5.4xlarge",
         "owner_team": "data-science@example.com",
+        "framework": "pytorch",
     },
     "long-region-custom-names": {
         "project_name": "Fraud Model",
@@ -29,6 +33,7 @@ ANSWER_SETS = {
         "pipeline_name": "FraudTraining",
         "model_package_group_name": "fraud-models",
         "mse_threshold": "12",
+        "framework": "sklearn",
     },
 }
 
@@ -120,8 +125,56 @@ def test_generated_definition_has_the_expected_shape(tmp_path):
     assert [s["Type"] for s in gate["ElseSteps"]] == ["Fail"]
 
 
-def test_generated_modelbuild_suite_and_lint_pass(tmp_path):
-    build_repo = _modelbuild(render_project(tmp_path))
+# The package only the framework's own code imports (scikit-learn itself also preprocesses).
+FRAMEWORK_PACKAGES = {"xgboost": "xgboost", "pytorch": "torch", "sklearn": "joblib"}
+TRAINING_FILES = [
+    "__init__.py",
+    "framework.json",
+    "hyperparameters.json",
+    "inference.py",
+    "model_io.py",
+    "train.py",
+    "training_io.py",
+]
+
+
+def _imported_packages(repo: Path) -> set[str]:
+    roots = set()
+    for path in repo.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                roots |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                roots.add(node.module.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_only_the_chosen_framework_is_generated(tmp_path, framework):
+    build_repo = _modelbuild(render_project(tmp_path, framework=framework))
+    training = build_repo / "src/modelbuild/steps/training"
+    assert sorted(p.name for p in training.iterdir()) == TRAINING_FILES
+    assert json.loads((training / "framework.json").read_text())["name"] == framework
+    settings = json.loads((build_repo / "src/modelbuild/project.json").read_text())
+    assert settings["framework"] == framework
+    assert [p for p in build_repo.rglob("*") if p.name.endswith(FRAMEWORKS)] == []
+    imported = _imported_packages(build_repo)
+    assert FRAMEWORK_PACKAGES[framework] in imported
+    others = {FRAMEWORK_PACKAGES[other] for other in FRAMEWORKS if other != framework}
+    assert imported.isdisjoint(others)
+    steps_extra = tomllib.loads((build_repo / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]["steps"]
+    pinned = {requirement.split("==")[0] for requirement in steps_extra}
+    assert {"xgboost": "xgboost" in pinned, "pytorch": "torch" in pinned} == {
+        "xgboost": framework == "xgboost",
+        "pytorch": framework == "pytorch",
+    }
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_generated_modelbuild_suite_and_lint_pass(tmp_path, framework):
+    build_repo = _modelbuild(render_project(tmp_path, framework=framework))
     result = run_generated_pytest(build_repo)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     for command in (["check", "."], ["format", "--check", "."]):
@@ -181,12 +234,19 @@ MUTATIONS = {
         "data_quality.properties.CalculatedBaselineStatistics",
         ["tests/test_pipeline_definition.py"],
     ),
-    # train.py saves under a name nothing else reads.
+    # The model is saved under a name the artifact check does not expect.
     "train-artifact-name": (
-        "src/modelbuild/steps/training/train.py",
+        "src/modelbuild/steps/training/model_io.py",
         'MODEL_FILE = "xgboost-model.json"',
         'MODEL_FILE = "model.ubj"',
-        ["tests/test_train.py", "tests/test_inference.py"],
+        ["tests/test_train.py"],
+    ),
+    # The artifact leaves out the loader the endpoint and the evaluate step import.
+    "artifact-without-loader": (
+        "src/modelbuild/steps/training/training_io.py",
+        'SERVING_SCRIPTS = (HERE / "inference.py", HERE / "model_io.py")',
+        'SERVING_SCRIPTS = (HERE / "inference.py",)',
+        ["tests/test_train.py", "tests/test_inference.py", "tests/test_evaluate.py"],
     ),
 }
 

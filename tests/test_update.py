@@ -24,6 +24,9 @@ T_BUILD = TREE / "{{cookiecutter.project_slug}}-modelbuild"
 T_DEPLOY = TREE / "{{cookiecutter.project_slug}}-modeldeploy"
 TEMPLATE_NOTE = "Template v2: a fix that every project should get."
 USER_NOTE = "# Team edit: kept across template updates."
+# Framework files: per-framework folders in the template, steps/training once generated.
+T_XGBOOST = T_BUILD / "src/modelbuild/steps/training_xgboost"
+TRAINING = "src/modelbuild/steps/training"
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
@@ -102,6 +105,7 @@ def release_v2(template: Path, env: dict[str, str]) -> None:
     append(template / T_BUILD / "README.md", TEMPLATE_NOTE)
     append(template / T_BUILD / "codebuild-buildspec.yml", f"# {TEMPLATE_NOTE}")
     append(template / T_DEPLOY / "buildspec.yml", f"# {TEMPLATE_NOTE}")
+    append(template / T_XGBOOST / "model_io.py", f"# {TEMPLATE_NOTE}")
     replace_line(template / T_DEPLOY / "tox.ini", "envlist = py311, lint", "envlist = py312, lint")
     commit_all(template, env, "v2")
     git(template, env, "tag", "v2")
@@ -111,6 +115,7 @@ def user_edits(project: Path, env: dict[str, str]) -> None:
     """A seed file and a config in modelbuild; in modeldeploy, the line the template changes."""
     append(project / BUILD / "src/modelbuild/pipeline.py", USER_NOTE)
     append(project / BUILD / "tox.ini", USER_NOTE)
+    append(project / BUILD / TRAINING / "train.py", USER_NOTE)
     replace_line(project / DEPLOY / "tox.ini", "envlist = py311, lint", "envlist = py310, lint")
     for repo in (BUILD, DEPLOY):
         commit_all(project / repo, env, "team edits")
@@ -123,6 +128,7 @@ def assert_updated(project: Path) -> None:
     assert TEMPLATE_NOTE in (deploy / "buildspec.yml").read_text()
     assert (build / "src/modelbuild/pipeline.py").read_text().endswith(USER_NOTE + "\n")
     assert (build / "tox.ini").read_text().endswith(USER_NOTE + "\n")
+    assert_framework_files_updated(build)
     # The one line both sides changed is the only conflict, marked for review.
     conflicted = (deploy / "tox.ini").read_text()
     assert "envlist = py310, lint" in conflicted and "envlist = py312, lint" in conflicted
@@ -131,6 +137,17 @@ def assert_updated(project: Path) -> None:
         others = [path for path in repo.rglob("*") if ".git" not in path.parts and path.is_file()]
         marked = [p.name for p in others if p != deploy / "tox.ini" and "<<<<<<<" in _text(p)]
         assert marked == []
+
+
+def assert_framework_files_updated(build: Path) -> None:
+    """The chosen framework's files took the template's change and kept the team's; the other
+    frameworks' folders did not come back with the update."""
+    assert (build / TRAINING / "train.py").read_text().endswith(USER_NOTE + "\n")
+    assert (build / TRAINING / "model_io.py").read_text().endswith(f"# {TEMPLATE_NOTE}\n")
+    assert not any((build / f"tests_{name}").exists() for name in ("xgboost", "pytorch", "sklearn"))
+    assert not any(
+        (build / f"{TRAINING}_{name}").exists() for name in ("xgboost", "pytorch", "sklearn")
+    )
 
 
 def _text(path: Path) -> str:
@@ -195,6 +212,7 @@ def test_cruft_update_carries_template_fixes(tmp_path, template_repo, aws_record
     assert TEMPLATE_NOTE in (deploy / "buildspec.yml").read_text()
     assert (build / "src/modelbuild/pipeline.py").read_text().endswith(USER_NOTE + "\n")
     assert (build / "tox.ini").read_text().endswith(USER_NOTE + "\n")
+    assert_framework_files_updated(build)
     # The project folder is not a git repository, so cruft applies what applies cleanly and
     # leaves the clashing hunk in a .rej file instead of conflict markers.
     assert "envlist = py310, lint" in (deploy / "tox.ini").read_text()

@@ -36,6 +36,7 @@ VALID = {
     "model_approval_status": "PendingManualApproval",
     "owner_team": "ml-platform",
     "bootstrap_aws": "no",
+    "framework": "xgboost",
 }
 FIELDS = tuple(VALID)
 LONGEST_REGION = max(sorted(sagemaker_regions() or ()), key=len)
@@ -484,3 +485,18 @@ def test_main_is_silent_for_good_answers() -> None:
     stream = io.StringIO()
     assert validation.main(VALID, stderr=stream) == 0
     assert stream.getvalue() == ""
+
+
+@pytest.mark.parametrize("framework", ["xgboost", "pytorch", "sklearn"])
+def test_framework_accepted(framework: str) -> None:
+    assert problems(framework=framework) == []
+
+
+@pytest.mark.parametrize(
+    ("framework", "hint"),
+    [("PyTorch", "did you mean pytorch?"), ("scikit-learn", "did you mean sklearn?"), ("", "")],
+)
+def test_framework_rejected(framework: str, hint: str) -> None:
+    problem = only_problem("framework", framework=framework)
+    assert problem.rule == "is not one of xgboost, pytorch, sklearn"
+    assert hint in problem.fix and "choose xgboost (the default), pytorch or sklearn" in problem.fix

@@ -17,14 +17,13 @@ import pytest
 
 # AWS stand-in fixtures (moto) for every test module; importing it also swaps in fake credentials.
 from aws_stand_in import aws, built_definition, definition  # noqa: F401
+from fast_training import FAST_TRAINING
 
 from modelbuild.steps import preprocess
 from modelbuild.steps.training import train
 
 STEPS_DIR = Path(preprocess.__file__).resolve().parent
 SYNTHETIC_ROWS = 300
-# Small and fast, but enough rounds for early stopping to matter.
-FAST_TRAINING = ["--num_round", "80", "--eta", "0.15", "--early_stopping_rounds", "10"]
 
 
 def synthetic_abalone(count: int = SYNTHETIC_ROWS, seed: int = 7) -> list[list[str]]:
@@ -104,12 +103,13 @@ def model_dir(preprocessed_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 def run_script() -> Callable[..., subprocess.CompletedProcess]:
     """Run a step script the way its container does: a plain file, no access to ``modelbuild``.
 
-    ``-I`` drops PYTHONPATH and the script's own folder from the import path.
+    ``-E -s`` drop PYTHONPATH and user site-packages; the script's own folder stays on the
+    import path, as it is in the container, so sibling modules import.
     """
 
     def run(relative_path: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-I", str(STEPS_DIR / relative_path), *args],
+            [sys.executable, "-E", "-s", str(STEPS_DIR / relative_path), *args],
             cwd=cwd,
             capture_output=True,
             text=True,
@@ -137,6 +137,7 @@ def third_party_imports() -> Callable[[str], set[str]]:
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
         }
         roots = {name.split(".")[0] for name in names}
-        return {root for root in roots if root not in sys.stdlib_module_names}
+        siblings = {path.stem for path in (STEPS_DIR / relative_path).parent.glob("*.py")}
+        return {root for root in roots if root not in sys.stdlib_module_names | siblings}
 
     return imports

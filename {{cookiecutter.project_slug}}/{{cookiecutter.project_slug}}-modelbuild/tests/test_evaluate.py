@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import tarfile
 from pathlib import Path
 
+import model_io
 import numpy as np
 import pandas as pd
 import pytest
-import xgboost as xgb
 
 from modelbuild.steps import evaluate
 
@@ -43,9 +44,8 @@ def test_round_trip_reports_the_metrics_of_the_trained_model(
     assert set(metrics["mse"]) == {"value", "standard_deviation"}
     assert set(metrics["mae"]) == {"value", "standard_deviation"}
     test = pd.read_csv(evaluation_dir / "test" / "test.csv", header=None).to_numpy()
-    booster = xgb.Booster(model_file=str(model_dir / "xgboost-model.json"))
-    predictions = booster.predict(xgb.DMatrix(test[:, 1:], feature_names=booster.feature_names))
-    errors = predictions - test[:, 0]
+    predictions = model_io.predict(model_io.load_model(model_dir), test[:, 1:])
+    errors = np.asarray(predictions, dtype=float) - test[:, 0]
     assert metrics["mse"]["value"] == pytest.approx(float(np.mean(errors**2)), rel=1e-9)
     assert metrics["rmse"]["value"] == pytest.approx(math.sqrt(metrics["mse"]["value"]))
     assert metrics["mae"]["value"] == pytest.approx(float(np.mean(np.abs(errors))), rel=1e-9)
@@ -83,15 +83,21 @@ def _break(base: Path, model_dir: Path, case: str) -> None:
     if case == "no archive":
         archive.unlink()
     elif case == "no model in archive":
-        empty = base / "empty"
-        (empty / "code").mkdir(parents=True)
-        package(empty, archive)
+        code_only = base / "code-only"
+        shutil.copytree(model_dir / "code", code_only / "code")
+        package(code_only, archive)
+    elif case == "no loader in archive":
+        without_loader = base / "without-loader"
+        shutil.copytree(model_dir, without_loader)
+        (without_loader / "code" / "model_io.py").unlink()
+        package(without_loader, archive)
     elif case == "not a tarball":
         archive.write_bytes(b"plain text")
     elif case == "corrupt model":
         broken = base / "broken"
-        broken.mkdir()
-        (broken / "xgboost-model.json").write_text('{"learner": ')
+        shutil.copytree(model_dir, broken)
+        for name in model_io.MODEL_FILES:
+            (broken / name).write_bytes(b'{"truncated": ')
         package(broken, archive)
     elif case == "no test data":
         (base / "test" / "test.csv").unlink()
@@ -108,9 +114,10 @@ def _break(base: Path, model_dir: Path, case: str) -> None:
     ("case", "message"),
     [
         ("no archive", "model archive not found"),
-        ("no model in archive", "holds no xgboost-model.json"),
+        ("no model in archive", f"holds no {model_io.MODEL_FILES[0]}"),
+        ("no loader in archive", "holds no code/model_io.py; was it made by train.py?"),
         ("not a tarball", "is not a readable .tar.gz"),
-        ("corrupt model", "xgboost-model.json in"),
+        ("corrupt model", f"model.tar.gz: {model_io.MODEL_FILES[0]} is not a valid"),
         ("no test data", "test data not found"),
         ("wrong width", "has 12 columns; the model expects the label plus 10 features"),
         ("non-numeric", "has an empty or non-numeric value in row 2"),
@@ -132,5 +139,16 @@ def test_runs_standalone(evaluation_dir: Path, run_script) -> None:
     assert report["regression_metrics"]["mse"]["value"] > 0
 
 
-def test_imports_only_what_the_xgboost_container_has(third_party_imports) -> None:
-    assert third_party_imports("evaluate.py") <= {"numpy", "pandas", "xgboost"}
+def test_imports_no_framework_only_what_every_training_container_has(third_party_imports) -> None:
+    assert third_party_imports("evaluate.py") <= {"numpy", "pandas"}
+
+
+def test_refuses_an_archive_member_that_leaves_the_folder(evaluation_dir: Path, capsys) -> None:
+    archive = evaluation_dir / "model" / "model.tar.gz"
+    outside = evaluation_dir / "outside.txt"
+    outside.write_text("x")
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(outside, arcname="../escaped.txt")
+    assert evaluate.main(["--base-dir", str(evaluation_dir)]) == 1
+    assert "holds '../escaped.txt', which is not a plain file" in capsys.readouterr().err
+    assert not (evaluation_dir.parent / "escaped.txt").exists()

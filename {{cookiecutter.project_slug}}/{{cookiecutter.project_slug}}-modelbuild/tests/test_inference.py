@@ -10,10 +10,10 @@ import sys
 import types
 from pathlib import Path
 
+import model_io
 import numpy as np
 import pandas as pd
 import pytest
-import xgboost as xgb
 
 from modelbuild.steps import preprocess
 from modelbuild.steps.training import inference
@@ -38,8 +38,8 @@ def test_split(preprocessed_dir: Path) -> tuple[pd.DataFrame, np.ndarray]:
 
 
 def reference_predictions(model: inference.LoadedModel, processed: np.ndarray) -> np.ndarray:
-    names = list(model.preprocessor.feature_names)
-    return model.booster.predict(xgb.DMatrix(processed, feature_names=names))
+    """The framework's own predictions for already-processed rows, at the precision served."""
+    return np.asarray(model_io.predict(model.model, processed)).astype(np.float32)
 
 
 def serve(model: inference.LoadedModel, body, content_type: str, accept: str) -> tuple[str, str]:
@@ -92,7 +92,7 @@ def test_raw_schema_matches_the_preprocess_step() -> None:
 
 
 @pytest.mark.parametrize("as_bytes", [True, False], ids=["bytes", "str"])
-def test_csv_round_trip_equals_xgboost_on_the_processed_rows(model, test_split, as_bytes) -> None:
+def test_csv_round_trip_equals_the_model_on_the_processed_rows(model, test_split, as_bytes) -> None:
     raw, processed = test_split
     body = "\n".join(",".join(row[1:]) for row in raw.itertuples(index=False)) + "\n"
     payload = body.encode() if as_bytes else body
@@ -254,9 +254,12 @@ def test_handlers_take_exactly_the_arguments_the_toolkit_passes() -> None:
     assert arity == {"model_fn": 1, "input_fn": 2, "predict_fn": 2, "output_fn": 2}
 
 
-@pytest.mark.parametrize("missing", ["xgboost-model.json", "preprocessor.json"])
+ARTIFACT_FILES = (*model_io.MODEL_FILES, "preprocessor.json")
+
+
+@pytest.mark.parametrize("missing", ARTIFACT_FILES)
 def test_model_fn_names_a_missing_artifact_file(model_dir: Path, tmp_path: Path, missing) -> None:
-    for name in ("xgboost-model.json", "preprocessor.json"):
+    for name in ARTIFACT_FILES:
         if name != missing:
             (tmp_path / name).write_bytes((model_dir / name).read_bytes())
     with pytest.raises(FileNotFoundError, match=missing):
@@ -270,7 +273,7 @@ def test_model_fn_names_a_missing_artifact_file(model_dir: Path, tmp_path: Path,
         ({"raw_feature_columns": ["sex", "length"]}, "expects raw columns"),
         (
             {"processed_feature_names": ["a", "b"]},
-            "takes 10 features but preprocessor.json produces 2",
+            "the model takes 10 features but preprocessor.json produces 2",
         ),
         ({"numeric": "broken"}, "preprocessor.json is malformed"),
     ],
@@ -278,7 +281,8 @@ def test_model_fn_names_a_missing_artifact_file(model_dir: Path, tmp_path: Path,
 def test_model_fn_rejects_a_mismatched_preprocessor(
     model_dir: Path, tmp_path: Path, change: dict, message: str
 ) -> None:
-    (tmp_path / "xgboost-model.json").write_bytes((model_dir / "xgboost-model.json").read_bytes())
+    for name in model_io.MODEL_FILES:
+        (tmp_path / name).write_bytes((model_dir / name).read_bytes())
     spec = json.loads((model_dir / "preprocessor.json").read_text())
     (tmp_path / "preprocessor.json").write_text(json.dumps({**spec, **change}))
     with pytest.raises(ValueError, match=message):
@@ -288,6 +292,8 @@ def test_model_fn_rejects_a_mismatched_preprocessor(
 SERVE_FROM_ARTIFACT = """
 import importlib.util, sys
 model_dir = sys.argv[1]
+# The serving containers put code/ on the import path, so the handler finds model_io beside it.
+sys.path.insert(0, model_dir + "/code")
 spec = importlib.util.spec_from_file_location("inference", model_dir + "/code/inference.py")
 handler = importlib.util.module_from_spec(spec)
 sys.modules["inference"] = handler
@@ -312,10 +318,16 @@ def test_the_model_artifact_serves_on_its_own(model_dir: Path, model, tmp_path: 
     assert done.stdout == serve(model, body, "text/csv", "text/csv")[0]
 
 
-def test_imports_only_what_the_xgboost_container_has(third_party_imports) -> None:
-    # sagemaker_inference is imported only when present (inside the serving container).
-    assert third_party_imports("training/inference.py") <= {
-        "numpy",
-        "xgboost",
-        "sagemaker_inference",
-    }
+def test_imports_no_framework_only_numpy(third_party_imports) -> None:
+    # The framework lives in model_io.py; sagemaker_inference is imported only when present
+    # (inside the serving container).
+    assert third_party_imports("training/inference.py") <= {"numpy", "sagemaker_inference"}
+
+
+def test_model_fn_reports_a_corrupt_model_file(model_dir: Path, tmp_path: Path) -> None:
+    for name in ARTIFACT_FILES:
+        (tmp_path / name).write_bytes((model_dir / name).read_bytes())
+    for name in model_io.MODEL_FILES:
+        (tmp_path / name).write_bytes(b'{"truncated": ')
+    with pytest.raises(ValueError, match="is not a valid"):
+        inference.model_fn(str(tmp_path))

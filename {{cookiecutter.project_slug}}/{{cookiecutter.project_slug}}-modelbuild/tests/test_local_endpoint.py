@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
+import model_io
 import numpy as np
 import pytest
-import xgboost as xgb
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from conftest import synthetic_abalone, write_csv
@@ -104,12 +104,11 @@ def split_of(summary: dict) -> tuple[list[str], list[float], np.ndarray]:
     return [",".join(row[1:]) for row in raw], [float(row[0]) for row in raw], processed[:, 1:]
 
 
-def booster_predictions(summary: dict, features: np.ndarray) -> np.ndarray:
-    """What the trained booster predicts for already-processed features (no handler involved)."""
+def model_predictions(summary: dict, features: np.ndarray) -> np.ndarray:
+    """What the trained model predicts for already-processed features (no handler involved)."""
     workspace = Path(step_outputs(summary, "TrainModel")["model"]["local_path"]).parents[1]
-    booster = xgb.Booster()
-    booster.load_model(str(workspace / "opt" / "ml" / "model" / "xgboost-model.json"))
-    return booster.predict(xgb.DMatrix(features, feature_names=booster.feature_names))
+    model = model_io.load_model(workspace / "opt" / "ml" / "model")
+    return np.asarray(model_io.predict(model, features), dtype=np.float32)
 
 
 def test_csv_rows_get_the_registered_models_predictions(runtime, run_summary):
@@ -122,7 +121,7 @@ def test_csv_rows_get_the_registered_models_predictions(runtime, run_summary):
     assert reply["ContentType"] == "text/csv"
     assert reply["InvokedProductionVariant"] == "AllTraffic"
     predictions = [float(line) for line in reply["Body"].read().decode().splitlines()]
-    expected = booster_predictions(run_summary, processed)
+    expected = model_predictions(run_summary, processed)
     np.testing.assert_allclose(predictions, expected, rtol=1e-5)
 
 
@@ -139,7 +138,7 @@ def test_json_instances_get_the_same_predictions_as_csv(runtime, run_summary):
 
     assert reply["ContentType"] == "application/json"
     predictions = json.loads(reply["Body"].read())["predictions"]
-    np.testing.assert_allclose(predictions, booster_predictions(run_summary, processed[:5]), 1e-5)
+    np.testing.assert_allclose(predictions, model_predictions(run_summary, processed[:5]), 1e-5)
 
 
 @pytest.mark.parametrize(

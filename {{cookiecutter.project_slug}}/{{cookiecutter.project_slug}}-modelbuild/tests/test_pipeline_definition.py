@@ -102,12 +102,17 @@ def test_each_step_reads_the_outputs_it_needs(definition):
 
 def test_images_are_the_pinned_framework_versions(definition):
     steps = _steps(definition)
+    settings = load_settings()
+    images = pipeline_module.framework_images(settings, REGION)
     preprocess_image = steps["PreprocessData"]["Arguments"]["AppSpecification"]["ImageUri"]
     training_image = steps["TrainModel"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
+    container = steps["RegisterModel"]["Arguments"]["InferenceSpecification"]["Containers"][0]
     assert f".dkr.ecr.{REGION}." in training_image
     assert preprocess_image.endswith("/sagemaker-scikit-learn:1.9-0-cpu-py3")
-    assert training_image.endswith("/sagemaker-xgboost:3.2-0")
-    assert steps["EvaluateModel"]["Arguments"]["AppSpecification"]["ImageUri"] == training_image
+    # tests/test_images.py pins each image of this project's framework.
+    assert training_image == images.training
+    assert steps["EvaluateModel"]["Arguments"]["AppSpecification"]["ImageUri"] == images.evaluation
+    assert container["Image"] == images.serving
 
 
 def test_training_is_script_mode_with_explicit_limits_and_our_hyperparameters(definition):
@@ -115,7 +120,6 @@ def test_training_is_script_mode_with_explicit_limits_and_our_hyperparameters(de
     assert training["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
     expected = {k: str(v) for k, v in pipeline_module.load_hyperparameters().items()}
     assert training["HyperParameters"] == expected
-    assert training["HyperParameters"]["objective"] == "reg:squarederror"
     channels = {c["ChannelName"] for c in training["InputDataConfig"]}
     assert {"code", "sm_drivers"} <= channels  # ModelTrainer's script mode uploads both
 

@@ -51,9 +51,13 @@ from modelbuild.settings import ProjectSettings, load_settings
 STEPS_DIR = Path(__file__).parent / "steps"
 TRAINING_DIR = STEPS_DIR / "training"
 
-# Container images. Local library versions in pyproject.toml match these (see README).
+# Container images. Local library versions in pyproject.toml match these (see README). The
+# training framework's images are named in steps/training/framework.json.
 SKLEARN_IMAGE_VERSION = "1.9-0"
-XGBOOST_IMAGE_VERSION = "3.2-0"
+FRAMEWORK_FILE = TRAINING_DIR / "framework.json"
+# Instance types the registered model may be deployed on; the first picks the serving image's
+# processor (CPU or GPU).
+INFERENCE_INSTANCE_TYPES = ["ml.m5.large", "ml.m5.xlarge"]
 
 # The metric the quality gate compares, as written by steps/evaluate.py.
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
@@ -126,6 +130,36 @@ def default_input_data_url(region: str) -> str:
 
 def load_hyperparameters() -> dict[str, str | int | float]:
     return json.loads((TRAINING_DIR / "hyperparameters.json").read_text("utf-8"))
+
+
+@dataclass(frozen=True)
+class FrameworkImages:
+    """The training framework's container images for this region and these instance types."""
+
+    training: str
+    evaluation: str
+    serving: str
+
+
+def framework_images(settings: ProjectSettings, region: str) -> FrameworkImages:
+    """Look the images up from framework.json (image_uris.retrieve arguments, region aside).
+
+    GPU and CPU images differ for some frameworks, so each image is chosen for the instance type
+    that runs it: the project's training instance type, the processing instance type (evaluation
+    uses the training image) and the first inference instance type.
+    """
+    spec = json.loads(FRAMEWORK_FILE.read_text("utf-8"))
+
+    def retrieve(image: dict, instance_type: str, scope: str) -> str:
+        return image_uris.retrieve(
+            region=region, instance_type=instance_type, image_scope=scope, **image
+        )
+
+    return FrameworkImages(
+        training=retrieve(spec["training_image"], settings.training_instance_type, "training"),
+        evaluation=retrieve(spec["training_image"], settings.processing_instance_type, "training"),
+        serving=retrieve(spec["serving_image"], INFERENCE_INSTANCE_TYPES[0], "inference"),
+    )
 
 
 def make_parameters(settings: ProjectSettings, region: str) -> PipelineParameters:
@@ -329,7 +363,7 @@ def register_step(
         model_package_group_name=ctx.model_package_group_name,
         content_types=["text/csv", "application/json"],
         response_types=["text/csv", "application/json"],
-        inference_instances=["ml.m5.large", "ml.m5.xlarge"],
+        inference_instances=INFERENCE_INSTANCE_TYPES,
         transform_instances=["ml.m5.large"],
         approval_status=params.model_approval_status,
         # This version's own training data, and the baseline its endpoint's monitor compares
@@ -418,14 +452,12 @@ def get_pipeline(
         git_commit=git_commit,
     )
     params = make_parameters(settings, region)
-    xgboost_image = image_uris.retrieve(
-        framework="xgboost", region=region, version=XGBOOST_IMAGE_VERSION
-    )
+    images = framework_images(settings, region)
     preprocess = preprocess_step(ctx, params)
     data_quality = data_quality_step(ctx, params, preprocess)
-    train = train_step(ctx, params, preprocess, xgboost_image)
-    evaluate, report = evaluate_step(ctx, params, preprocess, train, xgboost_image)
-    register = register_step(ctx, params, train, evaluate, data_quality, xgboost_image)
+    train = train_step(ctx, params, preprocess, images.training)
+    evaluate, report = evaluate_step(ctx, params, preprocess, train, images.evaluation)
+    register = register_step(ctx, params, train, evaluate, data_quality, images.serving)
     gate = quality_gate_step(params, evaluate, report, register)
     return Pipeline(
         name=ctx.pipeline_name,

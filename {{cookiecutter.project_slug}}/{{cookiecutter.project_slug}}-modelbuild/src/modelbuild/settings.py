@@ -19,6 +19,7 @@ class ProjectSettings:
     aws_region: str
     pipeline_name: str
     model_package_group_name: str
+    framework: str
     processing_instance_type: str
     training_instance_type: str
     mse_threshold: float

@@ -32,6 +32,10 @@ def _load_module(script: Path) -> ModuleType:
     if spec is None or spec.loader is None:
         raise LocalRunError(f"cannot load {script} as a Python module")
     module = importlib.util.module_from_spec(spec)
+    # Another artifact's helper modules (model_io) may be cached under the same names: drop them
+    # so this script imports the ones shipped beside it.
+    for sibling in script.parent.glob("*.py"):
+        sys.modules.pop(sibling.stem, None)
     # Registered before it runs: dataclasses and pickling look modules up by name.
     sys.modules[spec.name] = module
     # The containers put the code directory on sys.path, so helper modules beside it import.

@@ -1,29 +1,35 @@
 """Evaluate step: score the trained model on the held-out test split.
 
-Runs on its own inside the SageMaker XGBoost container (numpy, pandas and xgboost besides the
-standard library); never imports ``modelbuild``. Reads ``<base>/model/model.tar.gz`` and
-``<base>/test/test.csv`` (headerless, label first), writes ``<base>/evaluation/evaluation.json``,
-whose ``regression_metrics.mse.value`` the pipeline's quality gate compares.
+Runs on its own inside the training framework's container (numpy and pandas besides the standard
+library, plus whatever the model's own loader needs); never imports ``modelbuild``. Reads
+``<base>/model/model.tar.gz`` and ``<base>/test/test.csv`` (headerless, label first), writes
+``<base>/evaluation/evaluation.json``, whose ``regression_metrics.mse.value`` the pipeline's
+quality gate compares.
 
-The model is read from the archive as XGBoost JSON, never unpickled: a pickle ties the artifact to
-one XGBoost build and runs arbitrary code on load.
+The model is loaded and called through ``code/model_io.py`` inside the archive, the module the
+endpoint uses too: evaluation scores exactly what would be served, and this script stays the same
+whichever framework trained the model.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import sys
 import tarfile
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
 
 MODEL_ARCHIVE = "model.tar.gz"
-MODEL_FILE = "xgboost-model.json"
+MODEL_LOADER = "code/model_io.py"
 TEST_FILE = "test.csv"
 REPORT_FILE = "evaluation.json"
 
@@ -32,31 +38,59 @@ class EvaluationError(Exception):
     """Missing or inconsistent inputs; the message names the file and what is wrong."""
 
 
-def load_booster(archive: Path) -> xgb.Booster:
-    """Read the model straight out of the archive: nothing in it is written to disk."""
+@dataclass(frozen=True)
+class TrainedModel:
+    model: Any
+    loader: ModuleType
+
+    def feature_count(self) -> int:
+        return self.loader.feature_count(self.model)
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(self.loader.predict(self.model, features), dtype=float).ravel()
+
+
+def _check_members(tar: tarfile.TarFile, archive: Path) -> None:
+    # Checked by hand rather than with extractall(filter="data"): older container Pythons lack it.
+    for member in tar.getmembers():
+        path = Path(member.name)
+        if path.is_absolute() or ".." in path.parts or not (member.isfile() or member.isdir()):
+            raise EvaluationError(f"{archive} holds {member.name!r}, which is not a plain file")
+
+
+def _unpack(archive: Path, destination: Path) -> None:
     if not archive.is_file():
         raise EvaluationError(f"model archive not found: {archive}")
     try:
         with tarfile.open(archive, "r:gz") as tar:
-            member = next(
-                (
-                    m
-                    for m in tar.getmembers()
-                    if m.isfile() and Path(m.name).parts[-1:] == (MODEL_FILE,)
-                ),
-                None,
-            )
-            if member is None:
-                raise EvaluationError(f"{archive} holds no {MODEL_FILE}; was it made by train.py?")
-            raw = tar.extractfile(member).read()
+            _check_members(tar, archive)
+            tar.extractall(destination)
     except (tarfile.TarError, OSError) as error:
         raise EvaluationError(f"{archive} is not a readable .tar.gz ({error})") from None
-    booster = xgb.Booster()
+
+
+def _import_loader(path: Path, archive: Path) -> ModuleType:
+    if not path.is_file():
+        raise EvaluationError(f"{archive} holds no {MODEL_LOADER}; was it made by train.py?")
+    spec = importlib.util.spec_from_file_location("model_io", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["model_io"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_model(archive: Path, workdir: Path) -> TrainedModel:
+    """Unpack the archive into ``workdir`` and load the model with the loader it carries."""
+    _unpack(archive, workdir)
+    loader = _import_loader(workdir / MODEL_LOADER, archive)
+    missing = [name for name in loader.MODEL_FILES if not (workdir / name).is_file()]
+    if missing:
+        raise EvaluationError(f"{archive} holds no {', '.join(missing)}; was it made by train.py?")
     try:
-        booster.load_model(bytearray(raw))
-    except xgb.core.XGBoostError as error:
-        raise EvaluationError(f"{MODEL_FILE} in {archive} is not a valid model ({error})") from None
-    return booster
+        model = loader.load_model(workdir)
+    except (ValueError, OSError) as error:
+        raise EvaluationError(f"{archive}: {error}") from None
+    return TrainedModel(model=model, loader=loader)
 
 
 def load_test(path: Path, feature_count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -96,10 +130,10 @@ def regression_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict:
 
 
 def run(base_dir: Path) -> dict:
-    booster = load_booster(base_dir / "model" / MODEL_ARCHIVE)
-    features, labels = load_test(base_dir / "test" / TEST_FILE, booster.num_features())
-    matrix = xgb.DMatrix(features, feature_names=booster.feature_names)
-    report = regression_metrics(labels, booster.predict(matrix))
+    with tempfile.TemporaryDirectory(prefix="model-") as workdir:
+        trained = load_model(base_dir / "model" / MODEL_ARCHIVE, Path(workdir))
+        features, labels = load_test(base_dir / "test" / TEST_FILE, trained.feature_count())
+        report = regression_metrics(labels, trained.predict(features))
     output_dir = base_dir / "evaluation"
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

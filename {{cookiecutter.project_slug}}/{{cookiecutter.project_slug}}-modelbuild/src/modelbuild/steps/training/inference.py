@@ -1,9 +1,10 @@
-"""Serving handlers for the SageMaker XGBoost framework container: RAW rows in, rings out.
+"""Serving handlers for the SageMaker framework containers: RAW rows in, rings out.
 
-train.py copies this file into the model artifact (``code/inference.py``), so the cloud endpoint
-and the local endpoint run exactly this code. It needs only numpy and xgboost: the fitted
-feature transform travels as ``preprocessor.json`` and is applied here with numpy, identically to
-the scikit-learn transform the preprocess step fitted.
+train.py copies this file and model_io.py into the model artifact (``code/``), so the cloud
+endpoint and the local endpoint run exactly this code. Nothing here knows the framework: loading
+and predicting are model_io.py's job. Besides that module it needs only numpy: the fitted feature
+transform travels as ``preprocessor.json`` and is applied here with numpy, identically to the
+scikit-learn transform the preprocess step fitted.
 
 Requests: ``text/csv`` (one row per line, the 8 raw features in order, no header) or
 ``application/json`` (``{"instances": [[...8 values...], ...]}`` or a list of objects keyed by
@@ -21,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import model_io
 import numpy as np
-import xgboost as xgb
 
 # The raw schema; must match preprocess.py (a test keeps the two in step).
 CATEGORICAL_FEATURES = ("sex",)
@@ -39,12 +40,11 @@ RAW_FEATURES = ("sex", *NUMERIC_FEATURES)
 ALLOWED_CATEGORIES = {"sex": ("F", "I", "M")}
 MISSING_TOKENS = frozenset({"", "?", "na", "n/a", "nan", "null"})
 
-MODEL_FILE = "xgboost-model.json"
 PREPROCESSOR_FILE = "preprocessor.json"
 SUPPORTED_PREPROCESSOR_VERSIONS = (1,)
 CSV = "text/csv"
 JSON = "application/json"
-# What the XGBoost container substitutes for a missing or */* Accept header.
+# What the framework containers substitute for a missing or */* Accept header.
 DEFAULT_ACCEPT = JSON
 
 try:
@@ -140,11 +140,11 @@ class Preprocessor:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    booster: xgb.Booster
+    model: Any
     preprocessor: Preprocessor
 
 
-def _check_compatible(preprocessor: Preprocessor, booster: xgb.Booster) -> None:
+def _check_compatible(preprocessor: Preprocessor, model: Any) -> None:
     if preprocessor.raw_features != RAW_FEATURES or preprocessor.numeric_features != (
         NUMERIC_FEATURES
     ):
@@ -152,28 +152,27 @@ def _check_compatible(preprocessor: Preprocessor, booster: xgb.Booster) -> None:
             f"{PREPROCESSOR_FILE} expects raw columns {list(preprocessor.raw_features)}, but this "
             f"handler parses {list(RAW_FEATURES)}; retrain with matching step scripts"
         )
-    if booster.num_features() != len(preprocessor.feature_names):
+    if model_io.feature_count(model) != len(preprocessor.feature_names):
         raise ValueError(
-            f"{MODEL_FILE} takes {booster.num_features()} features but {PREPROCESSOR_FILE} "
+            f"the model takes {model_io.feature_count(model)} features but {PREPROCESSOR_FILE} "
             f"produces {len(preprocessor.feature_names)}"
         )
 
 
 def model_fn(model_dir: str) -> LoadedModel:
     directory = Path(model_dir)
-    for name in (MODEL_FILE, PREPROCESSOR_FILE):
+    for name in (*model_io.MODEL_FILES, PREPROCESSOR_FILE):
         if not (directory / name).is_file():
             raise FileNotFoundError(
                 f"{name} is missing from the model directory {directory}; the model artifact "
                 "must come from train.py"
             )
-    booster = xgb.Booster()
-    booster.load_model(str(directory / MODEL_FILE))
+    model = model_io.load_model(directory)
     preprocessor = Preprocessor.from_dict(
         json.loads((directory / PREPROCESSOR_FILE).read_text(encoding="utf-8"))
     )
-    _check_compatible(preprocessor, booster)
-    return LoadedModel(booster=booster, preprocessor=preprocessor)
+    _check_compatible(preprocessor, model)
+    return LoadedModel(model=model, preprocessor=preprocessor)
 
 
 def _media_type(header: str | None) -> str:
@@ -320,9 +319,7 @@ def input_fn(request_body: Any, request_content_type: str | None) -> RawBatch:
 
 
 def predict_fn(input_data: RawBatch, model: LoadedModel) -> np.ndarray:
-    features = model.preprocessor.transform(input_data)
-    matrix = xgb.DMatrix(features, feature_names=list(model.preprocessor.feature_names))
-    return model.booster.predict(matrix)
+    return model_io.predict(model.model, model.preprocessor.transform(input_data))
 
 
 def _accepted_ranges(accept: str) -> list[str]:
@@ -357,7 +354,8 @@ def response_type(accept: str | None) -> str:
 
 
 def _shortest(value: np.floating) -> str:
-    # XGBoost predicts float32: print the shortest text that reads back as the same float32.
+    # Rings need no more than float32 precision (XGBoost and PyTorch predict float32): print the
+    # shortest text that reads back as the same float32.
     return np.format_float_positional(np.float32(value), unique=True, trim="-")
 
 

@@ -7,10 +7,12 @@ import re
 import shutil
 from pathlib import Path
 
+import model_io
+import numpy as np
 import pytest
 import xgboost as xgb
 
-from modelbuild.steps.training import train
+from modelbuild.steps.training import train, training_io
 
 ROUND_LINE = re.compile(r"^\[(\d+)\]\ttrain-rmse:([0-9.]+)\tvalidation-rmse:([0-9.]+)$")
 QUICK = ["--num_round", "12", "--early_stopping_rounds", "0"]
@@ -47,7 +49,7 @@ def deepest_leaf(booster: xgb.Booster) -> int:
 
 
 def test_hyperparameters_json_is_the_single_source_of_defaults(flags: list[str]) -> None:
-    defaults = json.loads((train.HERE / "hyperparameters.json").read_text())
+    defaults = json.loads(training_io.HYPERPARAMETERS_FILE.read_text())
     assert defaults["objective"] == "reg:squarederror"
     for name in (
         "num_round",
@@ -69,6 +71,7 @@ def test_writes_a_self_contained_model_artifact(model_dir: Path, preprocessed_di
     assert sorted(p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*")) == [
         "code",
         "code/inference.py",
+        "code/model_io.py",
         "preprocessor.json",
         "xgboost-model.json",
     ]
@@ -76,7 +79,8 @@ def test_writes_a_self_contained_model_artifact(model_dir: Path, preprocessed_di
     assert (model_dir / "preprocessor.json").read_bytes() == (
         preprocessed_dir / "preprocessor" / "preprocessor.json"
     ).read_bytes()
-    assert (model_dir / "code" / "inference.py").read_bytes() == train.INFERENCE_SCRIPT.read_bytes()
+    for script in training_io.SERVING_SCRIPTS:
+        assert (model_dir / "code" / script.name).read_bytes() == script.read_bytes()
     booster = xgb.Booster(model_file=str(model_dir / "xgboost-model.json"))
     spec = json.loads((model_dir / "preprocessor.json").read_text())
     assert booster.feature_names == spec["processed_feature_names"]
@@ -227,5 +231,17 @@ def test_runs_standalone_like_the_sagemaker_driver(
     assert (tmp_path / "model" / "code" / "inference.py").is_file()
 
 
-def test_imports_only_what_the_xgboost_container_has(third_party_imports) -> None:
-    assert third_party_imports("training/train.py") <= {"numpy", "pandas", "xgboost"}
+@pytest.mark.parametrize("script", ["train.py", "training_io.py", "model_io.py"])
+def test_imports_only_what_the_xgboost_container_has(third_party_imports, script: str) -> None:
+    assert third_party_imports(f"training/{script}") <= {"numpy", "pandas", "xgboost"}
+
+
+def test_model_io_round_trips_the_saved_booster(model_dir: Path, tmp_path: Path) -> None:
+    booster = model_io.load_model(model_dir)
+    assert model_io.feature_count(booster) == 10
+    model_io.save_model(booster, tmp_path)
+    features = np.random.default_rng(0).normal(size=(20, 10))
+    np.testing.assert_array_equal(
+        model_io.predict(model_io.load_model(tmp_path), features),
+        model_io.predict(booster, features),
+    )
