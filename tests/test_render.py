@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import configparser
 import json
 import subprocess
 import sys
@@ -170,6 +171,11 @@ def test_only_the_chosen_framework_is_generated(tmp_path, framework):
         "xgboost": framework == "xgboost",
         "pytorch": framework == "pytorch",
     }
+    # tox takes torch's CPU wheels (PyPI's Linux wheel pulls CUDA); nothing else needs that index.
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read_string((build_repo / "tox.ini").read_text())
+    index = tox["testenv"].get("set_env", "")
+    assert ("download.pytorch.org/whl/cpu" in index) == (framework == "pytorch")
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
