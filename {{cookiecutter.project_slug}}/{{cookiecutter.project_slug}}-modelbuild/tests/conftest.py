@@ -7,6 +7,7 @@ set: the rows follow the raw schema and carry enough signal for a model to learn
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -87,6 +88,21 @@ def channel_flags(split_dir: Path, model_dir: Path, output_dir: Path) -> list[st
         *("--preprocessor-dir", str(split_dir / "preprocessor")),
         *("--model-dir", str(model_dir)),
         *("--output-data-dir", str(output_dir)),
+    ]
+
+
+@pytest.fixture
+def flags(preprocessed_dir: Path, tmp_path: Path) -> list[str]:
+    """train.py's locations: the shared preprocessed channels in, this test's own folders out."""
+    return channel_flags(preprocessed_dir, tmp_path / "model", tmp_path / "output")
+
+
+def driver_arguments(hyperparameters: dict) -> list[str]:
+    """The command line SageMaker's ModelTrainer driver builds: strings as-is, the rest as JSON."""
+    return [
+        item
+        for name, value in hyperparameters.items()
+        for item in (f"--{name}", value if isinstance(value, str) else json.dumps(value))
     ]
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import driver_arguments
 
 from modelbuild import pipeline
 from modelbuild.steps.training import train, training_io
@@ -29,29 +30,9 @@ EARLY_STOPPING = [
 
 
 @pytest.fixture
-def flags(preprocessed_dir: Path, tmp_path: Path) -> list[str]:
-    return [
-        *("--train-dir", str(preprocessed_dir / "train")),
-        *("--validation-dir", str(preprocessed_dir / "validation")),
-        *("--preprocessor-dir", str(preprocessed_dir / "preprocessor")),
-        *("--model-dir", str(tmp_path / "model")),
-        *("--output-data-dir", str(tmp_path / "output")),
-    ]
-
-
-@pytest.fixture
 def no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same answer on a GPU machine as on a laptop."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-
-
-def driver_arguments(hyperparameters: dict) -> list[str]:
-    """The command line SageMaker's ModelTrainer driver builds: strings as-is, the rest as JSON."""
-    return [
-        item
-        for name, value in hyperparameters.items()
-        for item in (f"--{name}", value if isinstance(value, str) else json.dumps(value))
-    ]
 
 
 def read_summary(tmp_path: Path) -> dict:
@@ -234,51 +215,6 @@ def test_rejects_bad_hyperparameters(
         train.main([*flags, *argv])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
-
-
-def _break_channel(split: Path, case: str) -> None:
-    if case == "no csv":
-        (split / "validation" / "validation.csv").unlink()
-    elif case == "empty csv":
-        (split / "train" / "train.csv").write_text("")
-    elif case == "wrong width":
-        lines = (split / "train" / "train.csv").read_text().splitlines()
-        (split / "train" / "train.csv").write_text("\n".join(line + ",1" for line in lines))
-    elif case == "non-numeric":
-        lines = (split / "validation" / "validation.csv").read_text().splitlines()
-        lines[3] = "x" + lines[3][lines[3].index(",") :]
-        (split / "validation" / "validation.csv").write_text("\n".join(lines))
-    elif case == "no preprocessor":
-        (split / "preprocessor" / "preprocessor.json").unlink()
-
-
-@pytest.mark.parametrize(
-    ("case", "message"),
-    [
-        ("no csv", "channel 'validation' has no .csv file"),
-        ("empty csv", "channel 'train' has an empty .csv file"),
-        ("wrong width", "channel 'train' has 12 columns; expected the label plus 10 features"),
-        (
-            "non-numeric",
-            "channel 'validation' has empty or non-numeric values (first in data row 4)",
-        ),
-        ("no preprocessor", "channel 'preprocessor' has no preprocessor.json"),
-    ],
-)
-def test_rejects_bad_channels_without_writing_a_model(
-    case: str, message: str, preprocessed_dir: Path, tmp_path: Path, capsys
-) -> None:
-    split = tmp_path / "split"
-    shutil.copytree(preprocessed_dir, split)
-    _break_channel(split, case)
-    argv = [
-        *("--train-dir", str(split / "train"), "--validation-dir", str(split / "validation")),
-        *("--preprocessor-dir", str(split / "preprocessor"), "--model-dir", str(tmp_path / "m")),
-        *("--output-data-dir", str(tmp_path / "o"), *QUICK),
-    ]
-    assert train.main(argv) == 1
-    assert message in capsys.readouterr().err
-    assert not (tmp_path / "m").exists()
 
 
 def test_the_same_seed_gives_identical_weights(

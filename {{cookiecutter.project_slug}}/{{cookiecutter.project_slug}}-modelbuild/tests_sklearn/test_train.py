@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import joblib
@@ -12,32 +11,13 @@ import model_io
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import driver_arguments
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from modelbuild.steps.training import train, training_io
 
 ITERATION_LINE = re.compile(r"^\[(\d+)\]\ttrain-mse:([0-9.]+)\tvalidation-mse:([0-9.]+)$")
 QUICK = ["--max_iter", "12", "--n_iter_no_change", "0"]
-
-
-@pytest.fixture
-def flags(preprocessed_dir: Path, tmp_path: Path) -> list[str]:
-    return [
-        *("--train-dir", str(preprocessed_dir / "train")),
-        *("--validation-dir", str(preprocessed_dir / "validation")),
-        *("--preprocessor-dir", str(preprocessed_dir / "preprocessor")),
-        *("--model-dir", str(tmp_path / "model")),
-        *("--output-data-dir", str(tmp_path / "output")),
-    ]
-
-
-def driver_arguments(hyperparameters: dict) -> list[str]:
-    """The command line SageMaker's ModelTrainer driver builds: strings as-is, the rest as JSON."""
-    return [
-        item
-        for name, value in hyperparameters.items()
-        for item in (f"--{name}", value if isinstance(value, str) else json.dumps(value))
-    ]
 
 
 def saved_model(tmp_path: Path) -> HistGradientBoostingRegressor:
@@ -216,51 +196,6 @@ def test_rejects_bad_hyperparameters(
         train.main([*flags, *argv])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
-
-
-def _break_channel(split: Path, case: str) -> None:
-    if case == "no csv":
-        (split / "validation" / "validation.csv").unlink()
-    elif case == "empty csv":
-        (split / "train" / "train.csv").write_text("")
-    elif case == "wrong width":
-        lines = (split / "train" / "train.csv").read_text().splitlines()
-        (split / "train" / "train.csv").write_text("\n".join(line + ",1" for line in lines))
-    elif case == "non-numeric":
-        lines = (split / "validation" / "validation.csv").read_text().splitlines()
-        lines[3] = "x" + lines[3][lines[3].index(",") :]
-        (split / "validation" / "validation.csv").write_text("\n".join(lines))
-    elif case == "no preprocessor":
-        (split / "preprocessor" / "preprocessor.json").unlink()
-
-
-@pytest.mark.parametrize(
-    ("case", "message"),
-    [
-        ("no csv", "channel 'validation' has no .csv file"),
-        ("empty csv", "channel 'train' has an empty .csv file"),
-        ("wrong width", "channel 'train' has 12 columns; expected the label plus 10 features"),
-        (
-            "non-numeric",
-            "channel 'validation' has empty or non-numeric values (first in data row 4)",
-        ),
-        ("no preprocessor", "channel 'preprocessor' has no preprocessor.json"),
-    ],
-)
-def test_rejects_bad_channels_without_writing_a_model(
-    case: str, message: str, preprocessed_dir: Path, tmp_path: Path, capsys
-) -> None:
-    split = tmp_path / "split"
-    shutil.copytree(preprocessed_dir, split)
-    _break_channel(split, case)
-    argv = [
-        *("--train-dir", str(split / "train"), "--validation-dir", str(split / "validation")),
-        *("--preprocessor-dir", str(split / "preprocessor"), "--model-dir", str(tmp_path / "m")),
-        *("--output-data-dir", str(tmp_path / "o"), *QUICK),
-    ]
-    assert train.main(argv) == 1
-    assert message in capsys.readouterr().err
-    assert not (tmp_path / "m").exists()
 
 
 def test_the_same_seed_gives_identical_predictions(flags: list[str], tmp_path: Path) -> None:

@@ -4,38 +4,18 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import model_io
 import numpy as np
 import pytest
 import xgboost as xgb
+from conftest import driver_arguments
 
 from modelbuild.steps.training import train, training_io
 
 ROUND_LINE = re.compile(r"^\[(\d+)\]\ttrain-rmse:([0-9.]+)\tvalidation-rmse:([0-9.]+)$")
 QUICK = ["--num_round", "12", "--early_stopping_rounds", "0"]
-
-
-@pytest.fixture
-def flags(preprocessed_dir: Path, tmp_path: Path) -> list[str]:
-    return [
-        *("--train-dir", str(preprocessed_dir / "train")),
-        *("--validation-dir", str(preprocessed_dir / "validation")),
-        *("--preprocessor-dir", str(preprocessed_dir / "preprocessor")),
-        *("--model-dir", str(tmp_path / "model")),
-        *("--output-data-dir", str(tmp_path / "output")),
-    ]
-
-
-def driver_arguments(hyperparameters: dict) -> list[str]:
-    """The command line SageMaker's ModelTrainer driver builds: strings as-is, the rest as JSON."""
-    return [
-        item
-        for name, value in hyperparameters.items()
-        for item in (f"--{name}", value if isinstance(value, str) else json.dumps(value))
-    ]
 
 
 def deepest_leaf(booster: xgb.Booster) -> int:
@@ -174,51 +154,6 @@ def test_rejects_bad_hyperparameters(
         train.main([*flags, *argv])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
-
-
-def _break_channel(split: Path, case: str) -> None:
-    if case == "no csv":
-        (split / "validation" / "validation.csv").unlink()
-    elif case == "empty csv":
-        (split / "train" / "train.csv").write_text("")
-    elif case == "wrong width":
-        lines = (split / "train" / "train.csv").read_text().splitlines()
-        (split / "train" / "train.csv").write_text("\n".join(line + ",1" for line in lines))
-    elif case == "non-numeric":
-        lines = (split / "validation" / "validation.csv").read_text().splitlines()
-        lines[3] = "x" + lines[3][lines[3].index(",") :]
-        (split / "validation" / "validation.csv").write_text("\n".join(lines))
-    elif case == "no preprocessor":
-        (split / "preprocessor" / "preprocessor.json").unlink()
-
-
-@pytest.mark.parametrize(
-    ("case", "message"),
-    [
-        ("no csv", "channel 'validation' has no .csv file"),
-        ("empty csv", "channel 'train' has an empty .csv file"),
-        ("wrong width", "channel 'train' has 12 columns; expected the label plus 10 features"),
-        (
-            "non-numeric",
-            "channel 'validation' has empty or non-numeric values (first in data row 4)",
-        ),
-        ("no preprocessor", "channel 'preprocessor' has no preprocessor.json"),
-    ],
-)
-def test_rejects_bad_channels_without_writing_a_model(
-    case: str, message: str, preprocessed_dir: Path, tmp_path: Path, capsys
-) -> None:
-    split = tmp_path / "split"
-    shutil.copytree(preprocessed_dir, split)
-    _break_channel(split, case)
-    argv = [
-        *("--train-dir", str(split / "train"), "--validation-dir", str(split / "validation")),
-        *("--preprocessor-dir", str(split / "preprocessor"), "--model-dir", str(tmp_path / "m")),
-        *("--output-data-dir", str(tmp_path / "o"), *QUICK),
-    ]
-    assert train.main(argv) == 1
-    assert message in capsys.readouterr().err
-    assert not (tmp_path / "m").exists()
 
 
 def test_runs_standalone_like_the_sagemaker_driver(
