@@ -1,19 +1,31 @@
 # Two entry points: `make demo` (the main job) and `make test` (the whole suite).
-# Both create ./.venv on first use from requirements-dev.txt.
+# Both create ./.venv on first use from requirements-dev.txt; `make test` also creates
+# ./.venv-tools (checkov) from requirements-tools.txt.
 PYTHON ?= python3
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# checkov's own pins (boto3 1.35) clash with the SageMaker SDK's: it gets a virtualenv of its own.
+TOOLS_VENV := .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.installed
 
-.PHONY: venv test lint demo clean clean-template-tree
+.PHONY: venv tools test lint demo clean clean-template-tree
 
-venv: $(STAMP)
+venv: $(STAMP) $(TOOLS_STAMP)
+
+tools: $(TOOLS_STAMP)
 
 $(STAMP): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV_PY) -m pip install --quiet --upgrade pip
 	$(VENV_PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
+
+$(TOOLS_STAMP): requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS_VENV)/bin/python -m pip install --quiet -r requirements-tools.txt
+	touch $(TOOLS_STAMP)
 
 # Caches left in the template tree by running tools there would be rendered as templates.
 TEMPLATE_TREE := {{cookiecutter.project_slug}}
@@ -24,15 +36,15 @@ clean-template-tree:
 test: venv clean-template-tree
 	$(VENV_PY) -m pytest tests $(PYTEST_ARGS)
 
-lint: venv
+lint: $(STAMP)
 	$(VENV_PY) -m ruff check .
 	$(VENV_PY) -m ruff format --check .
 
 # `make demo FRAMEWORK=pytorch` (or sklearn) demonstrates another training framework.
 FRAMEWORK ?= xgboost
 
-demo: venv clean-template-tree
+demo: $(STAMP) clean-template-tree
 	$(VENV_PY) demo/run_demo.py --framework $(FRAMEWORK)
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache
+	rm -rf $(VENV) $(TOOLS_VENV) demo-output .pytest_cache
