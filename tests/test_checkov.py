@@ -1,5 +1,6 @@
 """checkov over every CloudFormation template a generated project contains, once per training
-framework: no failed check, and every skipped check carries its reason next to its resource.
+framework: no failed check, every file parsed and checked, and every skipped check carries its
+reason next to its resource and is still needed (the templates fail it once the skips are removed).
 
 Today the templates do not depend on the framework (the deploy repository is the same for all
 three), so the three scans read identical files; each framework is still scanned, so that a
@@ -45,6 +46,8 @@ class Scan:
     project: Path
     templates: tuple[str, ...]
     report: dict[str, Any]
+    # The same templates with every `Metadata: checkov:` removed.
+    unskipped_report: dict[str, Any]
 
     def results(self, kind: str) -> list[dict[str, Any]]:
         return self.report["results"][kind]
@@ -117,6 +120,18 @@ def declared_skips(project: Path, templates: tuple[str, ...]) -> list[Skip]:
     return skips
 
 
+def copy_without_skips(project: Path, templates: tuple[str, ...], destination: Path) -> Path:
+    """The templates, as JSON under their own names, with no resource's checkov metadata."""
+    for template in templates:
+        document, _ = decode(str(project / template))
+        for resource in document.get("Resources", {}).values():
+            resource.get("Metadata", {}).pop("checkov", None)
+        target = destination / template
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(document), encoding="utf-8")
+    return destination
+
+
 def reported_file(check: dict[str, Any]) -> str:
     return check["file_path"].lstrip("/")
 
@@ -125,11 +140,19 @@ def describe(check: dict[str, Any]) -> str:
     return f"{check['check_id']} {reported_file(check)} {check['resource']}: {check['check_name']}"
 
 
+def check_key(check: dict[str, Any]) -> tuple[str, str, str]:
+    """(template, logical resource id, check id) of a checkov result."""
+    return reported_file(check), check["resource"].rsplit(".", 1)[1], check["check_id"]
+
+
 @pytest.fixture(scope="module", params=FRAMEWORKS)
 def scan(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Scan:
     project = render_project(tmp_path_factory.mktemp(request.param), framework=request.param)
     templates = cloudformation_templates(project)
-    return Scan(project, templates, run_checkov(project, templates))
+    unskipped = copy_without_skips(project, templates, tmp_path_factory.mktemp("unskipped"))
+    return Scan(
+        project, templates, run_checkov(project, templates), run_checkov(unskipped, templates)
+    )
 
 
 def test_every_expected_template_is_scanned(scan: Scan) -> None:
@@ -170,11 +193,21 @@ def test_checkov_skips_exactly_the_checks_the_templates_skip(scan: Scan) -> None
         for skip in declared_skips(scan.project, scan.templates)
     }
     reported = {
-        (reported_file(check), check["resource"].rsplit(".", 1)[1], check["check_id"]): (
-            check["check_result"]["suppress_comment"]
-        )
+        check_key(check): check["check_result"]["suppress_comment"]
         for check in scan.results("skipped_checks")
     }
 
-    # A declared skip checkov did not report names a check that no longer applies: remove it.
     assert reported == declared
+
+
+def test_every_skip_is_still_needed(scan: Scan) -> None:
+    declared = {
+        (skip.template, skip.resource, skip.check_id)
+        for skip in declared_skips(scan.project, scan.templates)
+    }
+    failing_unskipped = {
+        check_key(check) for check in scan.unskipped_report["results"]["failed_checks"]
+    }
+
+    # A skip of a check the resource now passes hides the next regression: remove it.
+    assert failing_unskipped == declared
