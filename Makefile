@@ -1,16 +1,22 @@
 # Two entry points: `make demo` (the main job) and `make test` (the whole suite).
-# Both create ./.venv on first use from requirements-dev.txt.
+# Both create ./.venv on first use from requirements-dev.txt; `make test` also creates
+# ./.venv-tools (checkov) from requirements-tools.txt.
 PYTHON ?= python3
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# checkov's own pins (boto3 1.35) clash with the SageMaker SDK's: it gets a virtualenv of its own.
+TOOLS_VENV := .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.installed
 # The IAM contract tests' policy evaluator (Node.js; test-time only).
 IAM_SIMULATOR := tests/iam_contract/simulator
 IAM_SIMULATOR_STAMP := $(IAM_SIMULATOR)/node_modules/.installed
 
-.PHONY: venv iam-simulator test lint demo clean clean-template-tree
+.PHONY: venv tools iam-simulator test lint demo clean clean-template-tree
 
 venv: $(STAMP)
+
+tools: $(TOOLS_STAMP)
 
 iam-simulator: $(IAM_SIMULATOR_STAMP)
 
@@ -24,24 +30,30 @@ $(STAMP): requirements-dev.txt
 	$(VENV_PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
+$(TOOLS_STAMP): requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS_VENV)/bin/python -m pip install --quiet -r requirements-tools.txt
+	touch $(TOOLS_STAMP)
+
 # Caches left in the template tree by running tools there would be rendered as templates.
 TEMPLATE_TREE := {{cookiecutter.project_slug}}
 
 clean-template-tree:
 	find '$(TEMPLATE_TREE)' \( -name __pycache__ -o -name .ruff_cache -o -name .pytest_cache \) -prune -exec rm -rf {} +
 
-test: venv iam-simulator clean-template-tree
+test: venv tools iam-simulator clean-template-tree
 	$(VENV_PY) -m pytest tests $(PYTEST_ARGS)
 
-lint: venv
+lint: $(STAMP)
 	$(VENV_PY) -m ruff check .
 	$(VENV_PY) -m ruff format --check .
 
 # `make demo FRAMEWORK=pytorch` (or sklearn) demonstrates another training framework.
 FRAMEWORK ?= xgboost
 
-demo: venv clean-template-tree
+demo: $(STAMP) clean-template-tree
 	$(VENV_PY) demo/run_demo.py --framework $(FRAMEWORK)
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache $(IAM_SIMULATOR)/node_modules
+	rm -rf $(VENV) $(TOOLS_VENV) demo-output .pytest_cache $(IAM_SIMULATOR)/node_modules

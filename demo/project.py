@@ -14,7 +14,7 @@ TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 # Local caches and outputs are not part of the template; cookiecutter would try to render them.
 _NOT_TEMPLATE = (
     ".git",
-    ".venv",
+    ".venv*",
     "demo-output",
     "__pycache__",
     "*.pyc",

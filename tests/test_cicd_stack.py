@@ -287,6 +287,23 @@ def test_no_wildcard_actions_admin_policies_or_needless_star_resources(resources
             assert arn == {"Ref": "CodeBuildLogsPolicy"}, arn
 
 
+def test_auto_scaling_changes_reach_only_sagemaker_scalable_targets(resources):
+    writes = {
+        "application-autoscaling:RegisterScalableTarget",
+        "application-autoscaling:DeregisterScalableTarget",
+        "application-autoscaling:PutScalingPolicy",
+        "application-autoscaling:DeleteScalingPolicy",
+    }
+    granting = [(n, s) for n, s in statements(resources) if writes & set(as_list(s["Action"]))]
+
+    assert [name for name, _ in granting] == ["CloudFormationRole"]
+    ((_, statement),) = granting
+    assert set(as_list(statement["Action"])) == writes
+    assert statement["Condition"] == {
+        "StringEquals": {"application-autoscaling:service-namespace": "sagemaker"}
+    }
+
+
 def test_pass_role_is_always_scoped_to_one_role_and_one_service(resources):
     passes = [(n, s) for n, s in statements(resources) if "iam:PassRole" in as_list(s["Action"])]
     assert len(passes) == 4

@@ -31,7 +31,7 @@ VERBATIM = (
 # What git ignores in a working tree is not part of the template; cookiecutter would try to
 # render the binary files in tool caches.
 NOT_TEMPLATE = shutil.ignore_patterns(
-    ".git", ".venv", "demo-output", "__pycache__", "*.pyc", ".pytest_cache", ".ruff_cache", ".tox"
+    ".git", ".venv*", "demo-output", "__pycache__", "*.pyc", ".pytest_cache", ".ruff_cache", ".tox"
 )
 
 

@@ -160,6 +160,13 @@ def test_job_definition_compares_captured_requests_with_the_baselines() -> None:
     assert properties["StoppingCondition"]["MaxRuntimeInSeconds"] <= 3600
 
 
+def test_job_encrypts_traffic_between_instances_and_may_reach_cloudwatch() -> None:
+    # Network isolation would stop the analyzer publishing the metrics the drift alarm watches.
+    network = _resource("DataQualityJobDefinition")["Properties"]["NetworkConfig"]
+
+    assert network == {"EnableInterContainerTrafficEncryption": True}
+
+
 def test_schedule_runs_the_job_definition_on_the_configured_expression() -> None:
     properties = _resource("MonitoringSchedule")["Properties"]
     config = properties["MonitoringScheduleConfig"]

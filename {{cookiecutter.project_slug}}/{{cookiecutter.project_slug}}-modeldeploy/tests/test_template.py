@@ -183,6 +183,11 @@ def test_model_deploys_the_model_package_with_the_execution_role() -> None:
     assert properties["ExecutionRoleArn"] == {"Ref": "ModelExecutionRoleArn"}
 
 
+def test_model_serves_without_network_access() -> None:
+    # moto ignores the property, so only the template shows it.
+    assert _resource("Model")["Properties"]["EnableNetworkIsolation"] is True
+
+
 def test_data_capture_records_input_and_output_with_optional_kms_key() -> None:
     capture = _resource("EndpointConfig")["Properties"]["DataCaptureConfig"]
 

@@ -27,7 +27,9 @@ HYPERPARAMETERS_FILE = HERE / "hyperparameters.json"
 PREPROCESSOR_FILE = "preprocessor.json"
 SUMMARY_FILE = "training-summary.json"
 # The serving code travels inside the artifact (code/), so the artifact serves raw rows on its
-# own: the handler plus the framework's loader it imports.
+# own: the handler plus the framework's loader it imports. Nothing more: the endpoint runs network
+# isolated, so a code/requirements.txt (the framework containers pip-install it at startup) would
+# keep it from starting.
 SERVING_SCRIPTS = (HERE / "inference.py", HERE / "model_io.py")
 
 # A rule per hyperparameter: (is the value allowed?, the allowed range in words).
