@@ -66,7 +66,7 @@ from modelbuild.cli import get_pipeline_definition
 code = get_pipeline_definition.main(["--offline", "--region", sys.argv[1], "--output", sys.argv[2]])
 if code:
     sys.exit(code)
-json.dump(calls, sys.stdout, default=repr)
+json.dump(calls, sys.stdout)
 """
 # Keys of pipeline step arguments whose values are container image URIs.
 _IMAGE_KEYS = frozenset({"ImageUri", "TrainingImage", "Image"})
@@ -278,7 +278,9 @@ def known_regions() -> list[str]:
     import botocore.loaders
 
     endpoints = botocore.loaders.create_loader().load_data("endpoints")
-    return sorted(region for partition in endpoints["partitions"] for region in partition["regions"])
+    return sorted(
+        region for partition in endpoints["partitions"] for region in partition["regions"]
+    )
 
 
 def cfn_lint_region_types(regions: Iterable[str]) -> dict[str, frozenset[str] | None]:
@@ -385,7 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     if current == text:
         print(f"{DATA_FILE} is up to date")
         return 0
-    print(f"{DATA_FILE} is out of date: run python -m mlops_template.region_support", file=sys.stderr)
+    print(
+        f"{DATA_FILE} is out of date: run python -m mlops_template.region_support", file=sys.stderr
+    )
     return 1
 
 

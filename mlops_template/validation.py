@@ -48,6 +48,7 @@ _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u20
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 _SHOWN_VALUE_MAX = 100
 
+
 @dataclass(frozen=True)
 class AnswerProblem:
     """One answer that breaks one rule, with what to do about it."""
