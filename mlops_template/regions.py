@@ -118,3 +118,48 @@ def _number(text: str) -> int:
 def closest_regions(name: str, known: frozenset[str], count: int = 3) -> list[str]:
     """The known region names most similar to ``name`` (a misspelling), best first."""
     return difflib.get_close_matches(name.lower(), sorted(known), n=count, cutoff=0.5)
+
+
+def summary_table() -> str:
+    """docs/regions.md's table of refused regions and what each lacks, from the data file."""
+    lines = [
+        f"Accepted for every framework: {', '.join(f'`{r}`' for r in complete_regions(None))}.",
+        "",
+        f"Refused (data from {built_from()}):",
+        "",
+        "| Region | Partition | Lacks (every framework) | Lacks for one framework |",
+        "|---|---|---|---|",
+    ]
+    for region in sorted(known_regions()):
+        common = region_gaps(region, None)
+        per_framework = {name: region_gaps(region, name) for name in frameworks()}
+        if not common and not any(per_framework.values()):
+            continue
+        lines.append(
+            f"| `{region}` | {partition(region)} | {_common_cell(common)} | "
+            f"{_framework_cell(common, per_framework)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _common_cell(gaps: RegionGaps) -> str:
+    parts = [f"service {service}" for service in gaps.services]
+    if gaps.resource_types_unconfirmed:
+        parts.append(f"cfn-lint lists no resource types ({len(gaps.resource_types)} unconfirmed)")
+    else:
+        parts += list(gaps.resource_types)
+    parts += [f"image {image}" for image in gaps.images]
+    return ", ".join(parts) or "—"
+
+
+def _framework_cell(common: RegionGaps, per_framework: dict[str, RegionGaps | None]) -> str:
+    parts = []
+    for name, gaps in per_framework.items():
+        extra = [image for image in (gaps.images if gaps else ()) if image not in common.images]
+        if extra:
+            parts.append(f"{name}: {', '.join(extra)}")
+    return "; ".join(parts) or "—"
+
+
+if __name__ == "__main__":
+    print(summary_table(), end="")

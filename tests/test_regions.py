@@ -298,3 +298,17 @@ def test_definition_images_are_found_wherever_the_steps_put_them() -> None:
         ]
     }
     assert sorted(region_support._image_uris(definition)) == ["a", "b", "c"]
+
+
+def test_docs_region_table_is_the_datas() -> None:
+    text = (TEMPLATE_DIR / "docs" / "regions.md").read_text(encoding="utf-8")
+    start = text.index("-->\n", text.index("<!-- region table")) + len("-->\n")
+    end = text.index("<!-- end of region table -->")
+    assert text[start:end] == regions.summary_table(), "run python -m mlops_template.regions"
+
+
+def test_docs_example_message_is_the_real_one() -> None:
+    text = (TEMPLATE_DIR / "docs" / "regions.md").read_text(encoding="utf-8")
+    example = text.split("```\n", 2)[1].split("\n```")[0]
+    (problem,) = region_problems("ap-southeast-5", "xgboost")
+    assert " ".join(example.split()) == problem
