@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import json
 import os
 import subprocess
@@ -275,12 +276,8 @@ def _lookup(arguments: dict[str, object], uri: str) -> ImageLookup:
 
 def known_regions() -> list[str]:
     """Every region of every partition in botocore's endpoint data."""
-    import botocore.loaders
-
-    endpoints = botocore.loaders.create_loader().load_data("endpoints")
-    return sorted(
-        region for partition in endpoints["partitions"] for region in partition["regions"]
-    )
+    partitions = _endpoints()["partitions"]
+    return sorted(region for partition in partitions for region in partition["regions"])
 
 
 def cfn_lint_region_types(regions: Iterable[str]) -> dict[str, frozenset[str] | None]:
@@ -301,15 +298,15 @@ def missing_in(region: str, needs: Needs, region_types: frozenset[str] | None) -
         missing_types = sorted(needs.resource_types)
     else:
         missing_types = sorted(needs.resource_types - region_types)
-    missing: dict[str, object] = {"partition": _session().get_partition_for_region(region)}
-    missing |= {
+    lacking = {
         "resource_types": missing_types,
         "services": sorted(name for name in needs.services if not service_in(name, region)),
         "images": sorted(
             label for label, lookup in needs.images.items() if not lookup.available_in(region)
         ),
     }
-    assert tuple(missing)[1:] == MISSING_KINDS
+    missing: dict[str, object] = {"partition": _session().get_partition_for_region(region)}
+    missing |= {kind: lacking[kind] for kind in MISSING_KINDS}
     if region_types is None:
         missing["no_cfn_lint_data"] = True
     return missing
@@ -347,18 +344,14 @@ def _cfn_lint_schemas() -> Path:
     return Path(cfnlint.__file__).parent / "data" / "schemas"
 
 
-_SESSION = None
-
-
+@functools.cache
 def _session():
-    global _SESSION
-    if _SESSION is None:
-        import botocore.session
+    import botocore.session
 
-        _SESSION = botocore.session.Session()
-    return _SESSION
+    return botocore.session.Session()
 
 
+@functools.cache
 def botocore_services() -> frozenset[str]:
     return frozenset(_session().get_available_services())
 
