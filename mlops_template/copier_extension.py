@@ -58,8 +58,20 @@ def answer_problem(field: str, answers: Mapping[str, Any]) -> str:
     # Questions not asked yet are reported as missing; only this field's problems count here.
     # The slug's length limit depends on the region, asked later, so the region rechecks it.
     fields = {field, "project_slug"} if field == "aws_region" else {field}
-    problems = _load_rules().validate_answers(known)
-    return " ".join(str(problem) for problem in problems if problem.field in fields)
+    rules = _load_rules()
+    problems = [problem for problem in rules.validate_answers(known) if problem.field in fields]
+    if field == "framework":
+        problems += _region_problems_of_framework(rules, known)
+    return " ".join(str(problem) for problem in problems)
+
+
+def _region_problems_of_framework(rules: Any, answers: Mapping[str, Any]) -> list[Any]:
+    # The region is asked before the framework, so its check only covered what every framework
+    # uses; the chosen framework's images are checked here, and reported under the region.
+    without = {name: value for name, value in answers.items() if name != "framework"}
+    if any(problem.field == "aws_region" for problem in rules.validate_answers(without)):
+        return []
+    return [problem for problem in rules.validate_answers(answers) if problem.field == "aws_region"]
 
 
 def copy_without_render_patterns() -> tuple[str, ...]:

@@ -19,8 +19,18 @@ from typing import NamedTuple, TextIO
 from mlops_template.aws_rules import NAME_RULES, name_violation
 from mlops_template.frameworks import FRAMEWORKS
 from mlops_template.names import derived_names, max_slug_length, name_kind, name_label
-from mlops_template.regions import REGION_SYNTAX, closest_regions, sagemaker_regions
+from mlops_template.regions import (
+    REGION_SYNTAX,
+    RegionGaps,
+    built_from,
+    closest_regions,
+    known_regions,
+    nearest_complete_regions,
+    partition,
+    region_gaps,
+)
 
+DEFAULT_REGION = "us-east-1"
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved")
 BOOTSTRAP_CHOICES = ("no", "yes")
 JINJA_MARKERS = ("{{", "{%", "{#")
@@ -37,13 +47,6 @@ _INSTANCE_TYPE = re.compile(r"ml\.[a-z0-9]+\.[a-z0-9]+", re.ASCII)
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 _SHOWN_VALUE_MAX = 100
-
-REGION_FALLBACK_WARNING = (
-    "mlops-template warning: botocore is not installed in the Python that runs cookiecutter "
-    f"({sys.executable}), so aws_region was only checked for syntax, not for whether SageMaker "
-    "is offered there. For the full check install boto3 alongside cookiecutter, e.g. "
-    "`pipx inject cookiecutter boto3` (or `pip install boto3` in cookiecutter's environment)."
-)
 
 
 @dataclass(frozen=True)
@@ -112,8 +115,6 @@ def format_problems(problems: list[AnswerProblem]) -> str:
 def main(answers: Mapping[str, object], stderr: TextIO | None = None) -> int:
     """Report problems with ``answers`` on stderr; 1 if there are any, else 0."""
     stream = stderr if stderr is not None else sys.stderr
-    if sagemaker_regions() is None:
-        print(REGION_FALLBACK_WARNING, file=stream)
     problems = validate_answers(answers)
     if not problems:
         return 0
@@ -123,13 +124,16 @@ def main(answers: Mapping[str, object], stderr: TextIO | None = None) -> int:
 
 def _field_checks(answers: Mapping[str, object]) -> dict[str, Check]:
     region = answers.get("aws_region")
+    framework = answers.get("framework")
     return {
         "project_name": _check_project_name,
         "project_slug": functools.partial(
             _check_slug, region=region if isinstance(region, str) else ""
         ),
         "description": _check_description,
-        "aws_region": functools.partial(_check_region, known=sagemaker_regions()),
+        "aws_region": functools.partial(
+            _check_region, framework=framework if framework in FRAMEWORKS else None
+        ),
         "pipeline_name": functools.partial(_check_aws_name, kind="sagemaker_pipeline"),
         "model_package_group_name": functools.partial(
             _check_aws_name, kind="sagemaker_model_package_group"
@@ -253,22 +257,67 @@ def _derived_name_finding(slug: str, region: str) -> Finding | None:
     )
 
 
-def _check_region(value: str, known: frozenset[str] | None) -> Finding | None:
-    if known is None:
-        if REGION_SYNTAX.fullmatch(value):
-            return None
-        return Finding(
-            "is not an AWS region name", "pass aws_region=us-east-1 or another SageMaker region"
-        )
-    if value in known:
+def _check_region(value: str, framework: str | None) -> Finding | None:
+    """Refuse a region that lacks anything the project uses there (with ``framework``, its
+    images; before the framework is known, as in Copier's ordered questions, only what every
+    framework uses, and the framework question checks the rest)."""
+    gaps = region_gaps(value, framework)
+    if gaps is None:
+        return _unknown_region_finding(value)
+    if not gaps:
         return None
-    close = closest_regions(value, known)
+    return Finding(_gaps_rule(gaps, framework), _gaps_fix(value, framework))
+
+
+def _unknown_region_finding(value: str) -> Finding:
+    close = closest_regions(value, known_regions())
     hint = f"did you mean {_one_of(close)}? Otherwise " if close else ""
     return Finding(
-        "is not a region where SageMaker is offered (according to botocore's endpoint data)",
-        f"{hint}pass aws_region=<region> naming a region where SageMaker is offered, such as "
-        "us-east-1 (for a newly launched region, upgrade boto3 where cookiecutter runs)",
+        f"is not an AWS region the template's region data knows (built from {built_from()})",
+        f"{hint}pass aws_region=<region> naming a region with everything the project uses, "
+        "such as us-east-1 (a region launched since needs that data refreshed: docs/regions.md)",
     )
+
+
+def _gaps_rule(gaps: RegionGaps, framework: str | None) -> str:
+    missing = [f"service {service}" for service in gaps.services]
+    if gaps.resource_types_unconfirmed:
+        missing.append(
+            "a list of its CloudFormation resource types in cfn-lint, so none of the "
+            f"{len(gaps.resource_types)} the templates use is confirmed there"
+        )
+    else:
+        missing += list(gaps.resource_types)
+    missing += [f"image {image}" for image in gaps.images]
+    which = f" with framework {framework}" if framework else ""
+    return (
+        f"lacks what the project{which} uses there: {', '.join(missing)} "
+        f"(according to {built_from()})"
+    )
+
+
+def _gaps_fix(value: str, framework: str | None) -> str:
+    nearest = nearest_complete_regions(value, framework)
+    if nearest:
+        fix = f"choose a region with everything, e.g. the nearest by name: {_one_of(nearest)}"
+    else:
+        fix = (
+            f"no region of {value}'s partition ({partition(value)}) has everything; choose one "
+            f"that does, e.g. {_one_of(_default_region_and_neighbours(framework))}"
+        )
+    others = [
+        other
+        for other in FRAMEWORKS
+        if other != framework and framework is not None and not region_gaps(value, other)
+    ]
+    if others:
+        fix += f", or keep {value} with framework {_one_of(others)}"
+    return f"{fix} (docs/regions.md lists them all)"
+
+
+def _default_region_and_neighbours(framework: str | None) -> list[str]:
+    default = DEFAULT_REGION
+    return [default, *nearest_complete_regions(default, framework, count=2)]
 
 
 def _one_of(options: list[str]) -> str:

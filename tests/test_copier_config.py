@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -120,3 +121,70 @@ def test_validators_accept_awkward_but_valid_answers(snapshot, tmp_path):
 def test_copy_without_trust_is_refused(snapshot, tmp_path):
     with pytest.raises(copier.errors.UnsafeTemplateError):
         copier.run_copy(str(snapshot), tmp_path / "out", defaults=True, quiet=True)
+
+
+def _snapshot_where_a_region_lacks_only_the_xgboost_image(destination: Path) -> Path:
+    template = template_snapshot(destination)
+    data_file = template / "mlops_template" / "region_support.json"
+    data = json.loads(data_file.read_text())
+    data["regions"]["us-west-2"]["images"] = ["sagemaker-xgboost:3.2-0"]
+    data_file.write_text(json.dumps(data))
+    return template
+
+
+def test_copier_refuses_a_region_lacking_the_chosen_frameworks_image(tmp_path):
+    template = _snapshot_where_a_region_lacks_only_the_xgboost_image(tmp_path / "template")
+    answers = {"project_slug": GOOD_SLUG, "aws_region": "us-west-2"}
+    refused = tmp_path / "refused"
+    with pytest.raises(ValueError) as error:
+        copier.run_copy(
+            str(template),
+            refused,
+            data={**answers, "framework": "xgboost"},
+            defaults=True,
+            unsafe=True,
+            quiet=True,
+        )
+    message = str(error.value)
+    assert "aws_region: 'us-west-2' lacks what the project with framework xgboost uses" in message
+    assert "image sagemaker-xgboost:3.2-0" in message
+    assert "or keep us-west-2 with framework pytorch or sklearn" in message
+    assert not refused.exists()
+    copier.run_copy(
+        str(template),
+        tmp_path / "accepted",
+        data={**answers, "framework": "sklearn"},
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        skip_tasks=True,
+    )
+    assert (tmp_path / "accepted" / f"{GOOD_SLUG}-modeldeploy" / "project.json").is_file()
+
+
+def test_framework_question_rechecks_the_region_for_its_images(monkeypatch):
+    # Prompted, Copier asks aws_region before framework: the region's check then covers only
+    # what every framework uses, and the framework's validator adds the framework's images.
+    from mlops_template import copier_extension
+
+    copier_extension._load_rules()  # the rules of this template root, whatever ran before
+    regions = sys.modules["mlops_template.regions"]
+    data = json.loads(regions.DATA_FILE.read_text())
+    data["regions"]["us-west-2"]["images"] = ["sagemaker-xgboost:3.2-0"]
+    monkeypatch.setattr(regions, "region_data", lambda: data)
+    asked = {"project_name": "Region Order", "project_slug": GOOD_SLUG, "aws_region": "us-west-2"}
+    assert copier_extension.answer_problem("aws_region", asked) == ""
+    problem = copier_extension.answer_problem("framework", {**asked, "framework": "xgboost"})
+    assert problem.startswith("aws_region: 'us-west-2' lacks what the project with framework")
+    assert "image sagemaker-xgboost:3.2-0" in problem
+    assert copier_extension.answer_problem("framework", {**asked, "framework": "sklearn"}) == ""
+
+
+def test_framework_question_does_not_repeat_a_region_already_refused():
+    from mlops_template import copier_extension
+
+    asked = {"project_name": "Region Order", "project_slug": GOOD_SLUG, "aws_region": "af-south-1"}
+    assert "AWS::SageMaker::MonitoringSchedule" in copier_extension.answer_problem(
+        "aws_region", asked
+    )
+    assert copier_extension.answer_problem("framework", {**asked, "framework": "xgboost"}) == ""

@@ -42,7 +42,7 @@ REJECTED_BY_HOOK: dict[str, tuple[str, dict[str, str]]] = {
     "slug-too-long": ("project_slug", {"project_slug": "a" * 41}),
     "slug-too-long-for-region": (
         "project_slug",
-        {"project_slug": "a" * 36, "aws_region": "ap-southeast-3"},
+        {"project_slug": "a" * 36, "aws_region": "ap-southeast-2"},
     ),
     # Cookiecutter evaluates this to "49", which is not a slug (it must start with a letter).
     "slug-jinja-expression": ("project_slug", {"project_slug": "{{ 7*7 }}"}),
@@ -62,6 +62,9 @@ REJECTED_BY_HOOK: dict[str, tuple[str, dict[str, str]]] = {
         {"description": "{% raw %}{# x #}{% endraw %}"},
     ),
     "region-unknown": ("aws_region", {"aws_region": "us-middle-1"}),
+    # Both lack resource types the templates use (cfn-lint's lists); eu-central-2 also CodeCommit.
+    "region-without-monitoring-resource-types": ("aws_region", {"aws_region": "af-south-1"}),
+    "region-without-codecommit": ("aws_region", {"aws_region": "eu-central-2"}),
     "threshold-negative": ("mse_threshold", {"mse_threshold": "-1"}),
     "threshold-zero": ("mse_threshold", {"mse_threshold": "0"}),
     "threshold-not-numeric": ("mse_threshold", {"mse_threshold": "abc"}),
@@ -245,7 +248,40 @@ def test_awkward_text_reaches_the_project_as_exact_data(
         assert "PWNED" not in path.read_text(encoding="utf-8"), f"answer pasted into {path}"
 
 
-def test_hook_without_botocore_falls_back_to_a_syntax_check(
+@pytest.mark.parametrize(
+    ("framework", "named", "not_named"),
+    [
+        ("xgboost", "image sagemaker-xgboost:3.2-0", "pytorch-"),
+        ("pytorch", "image sagemaker-scikit-learn:1.9-0-cpu-py3", "sagemaker-xgboost"),
+    ],
+)
+def test_refused_region_names_what_it_lacks_and_nothing_is_written(
+    tmp_path: Path,
+    config_file: str,
+    capfd: pytest.CaptureFixture[str],
+    framework: str,
+    named: str,
+    not_named: str,
+) -> None:
+    with pytest.raises(FailedHookException):
+        cookiecutter(
+            str(TEMPLATE_DIR),
+            no_input=True,
+            extra_context={"aws_region": "ap-southeast-7", "framework": framework},
+            output_dir=str(output_dir(tmp_path)),
+            config_file=config_file,
+        )
+    assert_nothing_written(tmp_path)
+    err = capfd.readouterr().err
+    assert reported_fields(err) == ["aws_region"]
+    assert f"'ap-southeast-7' lacks what the project with framework {framework} uses" in err
+    for item in ("service codecommit", "service codepipeline", named):
+        assert item in err
+    assert not_named not in err
+    assert "e.g. the nearest by name: ap-southeast-2, ap-southeast-1 or " in err
+
+
+def test_hook_without_botocore_still_checks_the_region_fully(
     tmp_path: Path,
     config_file: str,
     monkeypatch: pytest.MonkeyPatch,
@@ -260,11 +296,12 @@ def test_hook_without_botocore_falls_back_to_a_syntax_check(
         cookiecutter(
             str(TEMPLATE_DIR),
             no_input=True,
-            extra_context={"aws_region": "us-east1"},
+            extra_context={"aws_region": "af-south-1"},
             output_dir=str(output_dir(tmp_path)),
             config_file=config_file,
         )
     err = capfd.readouterr().err
-    assert "pipx inject cookiecutter boto3" in err
-    assert "aws_region: 'us-east1' is not an AWS region name" in err
+    assert "aws_region: 'af-south-1' lacks what the project with framework xgboost uses" in err
+    assert "AWS::SageMaker::MonitoringSchedule" in err
+    assert "boto3" not in err
     assert_nothing_written(tmp_path)

@@ -30,7 +30,7 @@ ANSWER_SETS = {
     "long-region-custom-names": {
         "project_name": "Fraud Model",
         "project_slug": "fraud-model-v2",
-        "aws_region": "ap-southeast-3",
+        "aws_region": "ap-southeast-2",
         "pipeline_name": "FraudTraining",
         "model_package_group_name": "fraud-models",
         "mse_threshold": "12",

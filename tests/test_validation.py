@@ -15,7 +15,7 @@ from mlops_template.names import (
     max_slug_length,
     name_kind,
 )
-from mlops_template.regions import REGION_SYNTAX, sagemaker_regions
+from mlops_template.regions import REGION_SYNTAX, complete_regions, known_regions
 from mlops_template.validation import (
     JINJA_MARKERS,
     AnswerProblem,
@@ -39,7 +39,7 @@ VALID = {
     "framework": "xgboost",
 }
 FIELDS = tuple(VALID)
-LONGEST_REGION = max(sorted(sagemaker_regions() or ()), key=len)
+LONGEST_REGION = max(complete_regions(None), key=len)
 
 
 def problems(**overrides: object) -> list[AnswerProblem]:
@@ -138,12 +138,12 @@ def test_longest_slug_passes_and_one_more_fails(region: str) -> None:
 def test_too_long_slug_message_names_bucket_length_and_limit() -> None:
     slug = "x" * 52
     problem = only_problem(
-        "project_slug", project_slug=slug, aws_region="ap-southeast-3", pipeline_name="p"
+        "project_slug", project_slug=slug, aws_region="ap-southeast-2", pipeline_name="p"
     )
     assert str(problem) == (
         f"project_slug: '{slug}' is 52 characters; the artifact bucket name "
-        f"'{slug}-123456789012-ap-southeast-3' would be 80 characters, over S3's 63. "
-        "Fix: choose a slug of at most 35 characters for ap-southeast-3 "
+        f"'{slug}-123456789012-ap-southeast-2' would be 80 characters, over S3's 63. "
+        "Fix: choose a slug of at most 35 characters for ap-southeast-2 "
         "(pass project_slug=... or a shorter project_name)."
     )
 
@@ -264,22 +264,16 @@ def test_sagemaker_pipeline_and_group_limits_differ() -> None:
     assert problems(model_package_group_name="a" * 63) == []
 
 
-def test_every_region_botocore_lists_for_sagemaker_is_accepted() -> None:
-    regions = sagemaker_regions()
-    assert regions is not None and {"us-east-1", "eu-west-1", "cn-north-1"} <= regions
-    for region in sorted(regions):
-        slug = {"project_slug": "a", "pipeline_name": "a", "model_package_group_name": "a"}
-        assert problems(aws_region=region, **slug) == [], region
-
-
 @pytest.mark.parametrize(
     ("region", "suggested"),
     [("us-middle-1", "us-west-1"), ("US-EAST-1", "us-east-1"), ("eu-westt-1", "eu-west-1")],
 )
 def test_unknown_region_rejected_with_closest_names(region: str, suggested: str) -> None:
     problem = only_problem("aws_region", aws_region=region)
-    assert "SageMaker is offered" in problem.rule
+    assert problem.rule.startswith("is not an AWS region the template's region data knows")
+    assert "botocore 1." in problem.rule and "cfn-lint 1." in problem.rule
     assert problem.fix.startswith("did you mean ") and suggested in problem.fix
+    assert "docs/regions.md" in problem.fix
 
 
 def test_region_with_nothing_close_still_says_what_to_do() -> None:
@@ -287,28 +281,22 @@ def test_region_with_nothing_close_still_says_what_to_do() -> None:
     assert problem.fix.startswith("pass aws_region=")
 
 
-def test_region_fallback_syntax_covers_every_known_region() -> None:
-    assert all(REGION_SYNTAX.fullmatch(region) for region in sagemaker_regions() or ())
+def test_region_syntax_covers_every_known_region() -> None:
+    # The slug's region-dependent checks run only for names of this shape.
+    assert known_regions() and all(REGION_SYNTAX.fullmatch(region) for region in known_regions())
 
 
-def test_region_without_botocore_is_checked_by_syntax_only(monkeypatch) -> None:
-    monkeypatch.setattr(validation, "sagemaker_regions", lambda: None)
-    assert problems(aws_region="us-middle-1") == []
-    problem = only_problem("aws_region", aws_region="useast1")
-    assert problem.rule == "is not an AWS region name"
-
-
-def test_region_lookup_reports_missing_botocore(monkeypatch) -> None:
+def test_region_check_needs_no_botocore(monkeypatch) -> None:
+    # The hook runs in cookiecutter's Python, which often has no boto3: the data file decides.
     monkeypatch.setitem(sys.modules, "botocore", None)
-    monkeypatch.setitem(sys.modules, "botocore.session", None)
-    assert sagemaker_regions.__wrapped__() is None
-
-
-def test_main_warns_how_to_get_the_full_region_check(monkeypatch) -> None:
-    monkeypatch.setattr(validation, "sagemaker_regions", lambda: None)
+    monkeypatch.setitem(sys.modules, "boto3", None)
+    assert problems(aws_region="us-east-1") == []
+    assert "AWS::SageMaker::DataQualityJobDefinition" in (
+        only_problem("aws_region", aws_region="af-south-1").rule
+    )
     stream = io.StringIO()
     assert validation.main(VALID, stderr=stream) == 0
-    assert "pipx inject cookiecutter boto3" in stream.getvalue()
+    assert stream.getvalue() == ""
 
 
 @pytest.mark.parametrize("value", ["6.0", "0.001", "10", "1e3", 6.0, 3])
