@@ -42,8 +42,11 @@ TEMPLATE_TREE := {{cookiecutter.project_slug}}
 clean-template-tree:
 	find '$(TEMPLATE_TREE)' \( -name __pycache__ -o -name .ruff_cache -o -name .pytest_cache \) -prune -exec rm -rf {} +
 
+# One pytest worker per core (pytest-xdist); PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= auto
+
 test: venv tools iam-simulator clean-template-tree
-	$(VENV_PY) -m pytest tests $(PYTEST_ARGS)
+	$(VENV_PY) -m pytest tests -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV_PY) -m ruff check .
