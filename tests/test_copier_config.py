@@ -9,7 +9,12 @@ from pathlib import Path
 import copier
 import pytest
 from conftest import TEMPLATE_DIR
-from test_hostile_answers import GOOD_SLUG, REJECTED_BY_HOOK, REJECTED_WHEN_REPLAYED
+from test_hostile_answers import (
+    GOOD_SLUG,
+    PATH_BREAKING,
+    REJECTED_BY_HOOK,
+    REJECTED_WHEN_REPLAYED,
+)
 
 from mlops_template import copier_config
 
@@ -85,6 +90,8 @@ def test_derived_defaults_follow_the_answers(snapshot, tmp_path):
 
 HOSTILE = {
     **{f"hook-{key}": value for key, value in REJECTED_BY_HOOK.items()},
+    # Copier stops at the first question whose answer it refuses.
+    **{f"path-{key}": (fields[0], answers) for key, (fields, answers) in PATH_BREAKING.items()},
     **{
         f"replayed-{key}": (next(iter(answers)), answers)
         for key, answers in REJECTED_WHEN_REPLAYED.items()
