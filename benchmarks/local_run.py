@@ -24,9 +24,9 @@ from pathlib import Path
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TEMPLATE_DIR))
 
-from demo.project import import_generated, render  # noqa: E402
+from demo.project import SAMPLE_DATA, import_generated, render  # noqa: E402
 
-DATA = TEMPLATE_DIR.parent / "shared" / "data" / "abalone.csv"
+DATA = SAMPLE_DATA
 TARGET_SECONDS = 15.0
 
 

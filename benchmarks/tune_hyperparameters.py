@@ -7,7 +7,7 @@ model_quality.py reports on. Copy the winner into hyperparameters.json by hand.
 Each fit uses one thread and candidates run in parallel processes: on data this small, XGBoost's
 own threading costs more than it saves.
 
-    python benchmarks/tune_hyperparameters.py --data ../shared/data/abalone.csv
+    python benchmarks/tune_hyperparameters.py [--data PATH]
 """
 
 from __future__ import annotations

@@ -11,6 +11,15 @@ from pathlib import Path
 from cookiecutter.main import cookiecutter
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+# The only copy of the sample data: every generated model-build repo ships it, and the demo, the
+# template's tests and the benchmarks read it from the template tree, inside this repository.
+SAMPLE_DATA = (
+    TEMPLATE_ROOT
+    / "{{cookiecutter.project_slug}}"
+    / "{{cookiecutter.project_slug}}-modelbuild"
+    / "data"
+    / "abalone.csv"
+)
 # Local caches and outputs are not part of the template; cookiecutter would try to render them.
 _NOT_TEMPLATE = (
     ".git",

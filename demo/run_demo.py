@@ -22,7 +22,7 @@ from rich.console import Console  # noqa: E402
 
 from demo.deploy_stages import BOOTSTRAP_STAGES, DEPLOY_STAGES  # noqa: E402
 from demo.monitoring_stages import MONITORING_STAGES  # noqa: E402
-from demo.project import TEMPLATE_ROOT  # noqa: E402
+from demo.project import SAMPLE_DATA, TEMPLATE_ROOT  # noqa: E402
 from demo.report import print_summary  # noqa: E402
 from demo.stages import SETUP_STAGES, STAGES, DemoContext, DemoError  # noqa: E402
 from mlops_template.frameworks import DEFAULT_FRAMEWORK, FRAMEWORKS  # noqa: E402
@@ -36,7 +36,7 @@ ALL_STAGES = [
     *MONITORING_STAGES,
 ]
 
-DEFAULT_INPUT = TEMPLATE_ROOT.parent / "shared" / "data" / "abalone.csv"
+DEFAULT_INPUT = SAMPLE_DATA
 DEFAULT_OUTPUT = TEMPLATE_ROOT / "demo-output"
 EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
 

@@ -8,9 +8,9 @@ Loading Python from a template is why `copier copy` needs `--trust`.
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import json
 import sys
-import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,8 @@ from jinja2.runtime import Context
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_rules() -> Any:
+def _load(module: str) -> Any:
+    """``mlops_template.<module>`` from this template's own copy of the package."""
     # An update renders two versions of the template in one process; each must use its own rules.
     loaded = sys.modules.get("mlops_template")
     if loaded is not None and Path(loaded.__file__ or "").resolve().parents[1] != TEMPLATE_ROOT:
@@ -30,25 +31,12 @@ def _load_rules() -> Any:
             del sys.modules[name]
     if str(TEMPLATE_ROOT) not in sys.path:
         sys.path.insert(0, str(TEMPLATE_ROOT))
-    from mlops_template import validation
-
-    return validation
+    return importlib.import_module(f"mlops_template.{module}")
 
 
 def slugify(value: str) -> str:
-    """Cookiecutter's slugify filter (python-slugify), so both tools derive the same slug."""
-    try:
-        from slugify import slugify as python_slugify
-    except ImportError:
-        return _ascii_slug(value)
-    return python_slugify(value)
-
-
-def _ascii_slug(value: str) -> str:
-    # python-slugify's result for everything our questions accept, without the dependency.
-    ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
-    words = "".join(char if char.isalnum() else " " for char in ascii_text.lower()).split()
-    return "-".join(words)
+    """Cookiecutter's slugify filter, as the answer checks apply it (mlops_template.names)."""
+    return _load("names").slugify(value)
 
 
 def answer_problem(field: str, answers: Mapping[str, Any]) -> str:
@@ -56,9 +44,10 @@ def answer_problem(field: str, answers: Mapping[str, Any]) -> str:
     questions = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
     known = {name: answers[name] for name in questions if name in answers and name[0] != "_"}
     # Questions not asked yet are reported as missing; only this field's problems count here.
-    # The slug's length limit depends on the region, asked later, so the region rechecks it.
-    fields = {field, "project_slug"} if field == "aws_region" else {field}
-    rules = _load_rules()
+    # The slug's length limit depends on the region, asked later, so the region rechecks it; an
+    # empty slug derived from a name without letters is reported against the name.
+    fields = {field, *_ALSO_REPORTED.get(field, ())}
+    rules = _load("validation")
     problems = [problem for problem in rules.validate_answers(known) if problem.field in fields]
     if field == "framework":
         problems += _region_problems_of_framework(rules, known)
@@ -72,6 +61,9 @@ def _region_problems_of_framework(rules: Any, answers: Mapping[str, Any]) -> lis
     if any(problem.field == "aws_region" for problem in rules.validate_answers(without)):
         return []
     return [problem for problem in rules.validate_answers(answers) if problem.field == "aws_region"]
+
+
+_ALSO_REPORTED = {"aws_region": ("project_slug",), "project_slug": ("project_name",)}
 
 
 def copy_without_render_patterns() -> tuple[str, ...]:

@@ -8,6 +8,7 @@ check it against that service's naming rule without a second list that could dri
 from __future__ import annotations
 
 import dataclasses
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,27 @@ def derived_names(slug: str, region: str, account_id: str = PLACEHOLDER_ACCOUNT_
         prod_endpoint=f"{slug}-prod",
         artifact_bucket=f"{slug}-{account_id}-{region}",
     )
+
+
+def project_folder_names(slug: str) -> tuple[str, ...]:
+    """The folders generation creates from ``slug``: the project and its two repositories."""
+    return (slug, f"{slug}-modelbuild", f"{slug}-modeldeploy")
+
+
+def slugify(value: str) -> str:
+    """Cookiecutter's slugify filter (python-slugify), so every tool derives the same slug."""
+    try:
+        from slugify import slugify as python_slugify
+    except ImportError:
+        return _ascii_slug(value)
+    return python_slugify(value)
+
+
+def _ascii_slug(value: str) -> str:
+    # python-slugify's result for everything our questions accept, without the dependency.
+    ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+    words = "".join(char if char.isalnum() else " " for char in ascii_text.lower()).split()
+    return "-".join(words)
 
 
 def name_kind(field_name: str) -> str:

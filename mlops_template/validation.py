@@ -18,7 +18,14 @@ from typing import NamedTuple, TextIO
 
 from mlops_template.aws_rules import NAME_RULES, name_violation
 from mlops_template.frameworks import FRAMEWORKS
-from mlops_template.names import derived_names, max_slug_length, name_kind, name_label
+from mlops_template.names import (
+    derived_names,
+    max_slug_length,
+    name_kind,
+    name_label,
+    project_folder_names,
+    slugify,
+)
 from mlops_template.regions import (
     REGION_SYNTAX,
     RegionGaps,
@@ -38,6 +45,8 @@ PROJECT_NAME_MAX = 100
 DESCRIPTION_MAX = 256
 TAG_VALUE_MAX = 256
 TAG_VALUE_SYMBOLS = "_.:/=+-@"
+# NAME_MAX of ext4, XFS, APFS and most others: the longest file or folder name, in UTF-8 bytes.
+FILE_NAME_MAX_BYTES = 255
 # Answers whose default in cookiecutter.json is the project slug itself.
 SLUG_DEFAULTED_FIELDS = ("pipeline_name", "model_package_group_name")
 
@@ -86,7 +95,8 @@ def validate_answers(answers: Mapping[str, object]) -> list[AnswerProblem]:
         problem = _check_answer(field, user_answers[field], checks.get(field))
         if problem is not None:
             problems.append(problem)
-    return _without_slug_echoes(problems, user_answers.get("project_slug"))
+    slug = user_answers.get("project_slug")
+    return _without_name_echoes(_without_slug_echoes(problems, slug), slug)
 
 
 def _without_slug_echoes(problems: list[AnswerProblem], slug: object) -> list[AnswerProblem]:
@@ -98,6 +108,13 @@ def _without_slug_echoes(problems: list[AnswerProblem], slug: object) -> list[An
         for problem in problems
         if not (problem.field in SLUG_DEFAULTED_FIELDS and problem.value == slug)
     ]
+
+
+def _without_name_echoes(problems: list[AnswerProblem], slug: object) -> list[AnswerProblem]:
+    # An empty slug derived from a rejected name: the name's problem says what to do.
+    if slug != "" or not any(problem.field == "project_name" for problem in problems):
+        return problems
+    return [problem for problem in problems if problem.field != "project_slug"]
 
 
 def format_problems(problems: list[AnswerProblem]) -> str:
@@ -125,8 +142,11 @@ def main(answers: Mapping[str, object], stderr: TextIO | None = None) -> int:
 def _field_checks(answers: Mapping[str, object]) -> dict[str, Check]:
     region = answers.get("aws_region")
     framework = answers.get("framework")
+    slug = answers.get("project_slug")
     return {
-        "project_name": _check_project_name,
+        "project_name": functools.partial(
+            _check_project_name, slug=slug if isinstance(slug, str) else None
+        ),
         "project_slug": functools.partial(
             _check_slug, region=region if isinstance(region, str) else ""
         ),
@@ -195,9 +215,15 @@ def _first_invisible_char(text: str) -> int | None:
     return None
 
 
-def _check_project_name(value: str) -> Finding | None:
+def _check_project_name(value: str, slug: str | None = None) -> Finding | None:
     if not value.strip():
         return Finding("is empty", "give the project a name, e.g. 'Abalone Age Predictor'")
+    if slug == "" and not slugify(value):
+        return Finding(
+            "has no letters or digits, so no project slug can be derived from it",
+            "pass project_slug=... as well (e.g. project_slug=my-project), "
+            "or use letters or digits in the name",
+        )
     return _length_finding(value, PROJECT_NAME_MAX, "shorten the project name")
 
 
@@ -220,9 +246,29 @@ def _check_slug(value: str, region: str) -> Finding | None:
             f"pass project_slug={suggest_slug(value, region)}",
         )
     if not REGION_SYNTAX.fullmatch(region):
-        # Bucket length depends on the region; that answer's own problem is reported instead.
-        return None
+        # The AWS name limits depend on the region, whose own problem is reported; the folders
+        # generation creates from the slug must still fit the file system.
+        return _folder_name_finding(value)
     return _derived_name_finding(value, region)
+
+
+def _folder_name_finding(slug: str) -> Finding | None:
+    """The slug's longest folder name against the file system's limit on one name."""
+    longest = max(project_folder_names(slug), key=_utf8_size)
+    if _utf8_size(longest) <= FILE_NAME_MAX_BYTES:
+        return None
+    limit = FILE_NAME_MAX_BYTES - (_utf8_size(longest) - _utf8_size(slug))
+    return Finding(
+        f"is {len(slug)} characters; the folder '<slug>{longest[len(slug) :]}' would be "
+        f"{_utf8_size(longest)} bytes, over the file system's limit of {FILE_NAME_MAX_BYTES} "
+        "bytes for one name",
+        f"choose a slug of at most {limit} characters "
+        "(pass project_slug=... or a shorter project_name)",
+    )
+
+
+def _utf8_size(text: str) -> int:
+    return len(text.encode("utf-8"))
 
 
 def suggest_slug(value: str, region: str) -> str:

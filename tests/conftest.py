@@ -13,7 +13,6 @@ import pytest
 from cookiecutter.main import cookiecutter
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
-SHARED_DATA = TEMPLATE_DIR.parent / "shared" / "data" / "abalone.csv"
 
 
 def isolated_config(directory: Path) -> str:

@@ -10,7 +10,12 @@ from pathlib import Path
 import copier
 import pytest
 from conftest import TEMPLATE_DIR
-from test_hostile_answers import GOOD_SLUG, REJECTED_BY_HOOK, REJECTED_WHEN_REPLAYED
+from test_hostile_answers import (
+    GOOD_SLUG,
+    PATH_BREAKING,
+    REJECTED_BY_HOOK,
+    REJECTED_WHEN_REPLAYED,
+)
 
 from mlops_template import copier_config
 
@@ -86,6 +91,8 @@ def test_derived_defaults_follow_the_answers(snapshot, tmp_path):
 
 HOSTILE = {
     **{f"hook-{key}": value for key, value in REJECTED_BY_HOOK.items()},
+    # Copier stops at the first question whose answer it refuses.
+    **{f"path-{key}": (fields[0], answers) for key, (fields, answers) in PATH_BREAKING.items()},
     **{
         f"replayed-{key}": (next(iter(answers)), answers)
         for key, answers in REJECTED_WHEN_REPLAYED.items()
@@ -167,7 +174,7 @@ def test_framework_question_rechecks_the_region_for_its_images(monkeypatch):
     # what every framework uses, and the framework's validator adds the framework's images.
     from mlops_template import copier_extension
 
-    copier_extension._load_rules()  # the rules of this template root, whatever ran before
+    copier_extension._load("regions")  # the rules of this template root, whatever ran before
     regions = sys.modules["mlops_template.regions"]
     data = json.loads(regions.DATA_FILE.read_text())
     data["regions"]["us-west-2"]["images"] = ["sagemaker-xgboost:3.2-0"]

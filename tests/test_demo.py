@@ -8,8 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import SHARED_DATA, TEMPLATE_DIR
+from conftest import TEMPLATE_DIR
 
+from demo.project import SAMPLE_DATA
 from mlops_template.frameworks import FRAMEWORKS
 
 # The project's default quality gate (cookiecutter.json's mse_threshold).
@@ -20,7 +21,7 @@ DEFAULT_MSE_THRESHOLD = 6.0
 def test_demo_runs_every_stage_and_cleans_up(tmp_path, framework):
     """Per framework, on the real abalone data: local run, gate, registry, local endpoint, the
     deploy repo's build and staging test."""
-    assert SHARED_DATA.is_file(), f"the demo reads {SHARED_DATA}"
+    assert SAMPLE_DATA.is_file(), f"the demo reads {SAMPLE_DATA}"
     output_dir = tmp_path / "demo"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     result = subprocess.run(

@@ -8,8 +8,12 @@ account for it:
   stop that, so such answers must come from the person running cookiecutter. The hook rejects every
   Jinja marker that reaches it: typed at the prompt or read from a replay file (both verbatim), or
   escaped with `{% raw %}` on the command line.
-- The project directory is created from the slug before any hook runs, and deleted again when the
-  hook fails, so "nothing written" is checked around the output folder, not only inside it.
+- Cookiecutter creates the project folder from the slug before any hook runs, and removes only
+  that folder when the hook fails, so a slug such as `a/b` would leave `a/` behind, an empty slug
+  would name the output folder itself, and an over-long one would end in a traceback. Our Jinja
+  extension (mlops_template/cookiecutter_extension.py) runs the same checks while that folder's
+  name is rendered, before it exists; "nothing written" is checked around the output folder, not
+  only inside it.
 - A choice answer that is not among the choices (model_approval_status) is refused by cookiecutter
   itself (ValueError) when given as extra_context; a replay file skips that check, our hook not.
 """
@@ -29,8 +33,11 @@ import pytest
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 
+from mlops_template.names import max_slug_length
+
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 GOOD_SLUG = "hostile-check"
+LONG_NAME = " ".join(["Abalone"] * 38)[:300]
 
 # id: (the one answer the hook must report, the answers given)
 REJECTED_BY_HOOK: dict[str, tuple[str, dict[str, str]]] = {
@@ -76,8 +83,53 @@ REJECTED_BY_HOOK: dict[str, tuple[str, dict[str, str]]] = {
     "owner-team-bad-tag-value": ("owner_team", {"owner_team": "ml,platform"}),
 }
 
+# Answers that break the output path itself: each would make or name a folder other than the
+# project's. id: (the answers the report must name, in order; the answers given)
+PATH_BREAKING: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    "slug-slash": (("project_slug",), {"project_slug": "a/b"}),
+    "slug-dot-dot-between-slashes": (("project_slug",), {"project_slug": "a/../b"}),
+    "slug-absolute-path": (("project_slug",), {"project_slug": "/abs"}),
+    "slug-double-slash": (("project_slug",), {"project_slug": "a//b"}),
+    "slug-trailing-slash": (("project_slug",), {"project_slug": "a/"}),
+    "slug-backslash": (("project_slug",), {"project_slug": "a\\b"}),
+    "slug-dot": (("project_slug",), {"project_slug": "."}),
+    "slug-empty": (("project_slug",), {"project_slug": ""}),
+    "slug-300-characters": (("project_slug",), {"project_slug": "a" * 300}),
+    "slug-256-bytes": (("project_slug",), {"project_slug": "a" * 256}),
+    "slug-256-bytes-of-two-byte-letters": (("project_slug",), {"project_slug": "\u00e9" * 128}),
+    # The AWS limits wait for a region name; the file system's limit does not.
+    "slug-300-characters-region-not-a-region-name": (
+        ("project_slug", "aws_region"),
+        {"project_slug": "a" * 300, "aws_region": "us-east1"},
+    ),
+    "name-only-punctuation": (("project_name",), {"project_name": "!!!"}),
+    "name-only-hyphens": (("project_name",), {"project_name": "---"}),
+    "name-only-spaces": (("project_name",), {"project_name": "   "}),
+    "name-only-slash": (("project_name",), {"project_name": "/"}),
+    "name-only-emoji": (("project_name",), {"project_name": "\U0001f41a\U0001f30a"}),
+    # The slug derived from it is as long: both answers need fixing.
+    "name-300-characters": (("project_name", "project_slug"), {"project_name": LONG_NAME}),
+}
+
+# The neighbours of PATH_BREAKING that must still generate: id: (answers, the project folder).
+PATH_NEIGHBOURS: dict[str, tuple[dict[str, str], str]] = {
+    "name-100-characters-with-a-short-slug": (
+        {"project_name": LONG_NAME[:100], "project_slug": "abalone"},
+        "abalone",
+    ),
+    "name-punctuation-around-a-word": ({"project_name": "!!! Churn !!!"}, "churn"),
+    "name-emoji-and-a-word": ({"project_name": "\U0001f41a Shell Age"}, "shell-age"),
+    "name-slash-between-words": ({"project_name": "Churn/Risk"}, "churn-risk"),
+    "slug-longest-for-the-region": (
+        {"project_slug": "a" * max_slug_length("us-east-1")},
+        "a" * max_slug_length("us-east-1"),
+    ),
+}
+
 # Replayed answers reach the hook verbatim, as typed answers do.
 REJECTED_WHEN_REPLAYED: dict[str, dict[str, str]] = {
+    "slug-slash": {"project_slug": "a/b"},
+    "slug-empty": {"project_slug": ""},
     "slug-jinja-expression": {"project_slug": "{{ 7*7 }}"},
     "slug-jinja-raw": {"project_slug": "{% raw %}"},
     "name-jinja-expression": {"project_name": "{{ 7*7 }}"},
@@ -156,6 +208,68 @@ def test_hostile_answers_are_rejected_and_nothing_is_written(
         )
     assert_nothing_written(tmp_path)
     assert reported_fields(capfd.readouterr().err) == [field]
+
+
+@pytest.mark.parametrize(("fields", "answers"), PATH_BREAKING.values(), ids=PATH_BREAKING.keys())
+def test_answers_that_break_the_output_path_leave_nothing_behind(
+    tmp_path: Path,
+    config_file: str,
+    fields: tuple[str, ...],
+    answers: dict[str, str],
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(FailedHookException, match="nothing was generated"):
+        cookiecutter(
+            str(TEMPLATE_DIR),
+            no_input=True,
+            extra_context=answers,
+            output_dir=str(output_dir(tmp_path)),
+            config_file=config_file,
+        )
+    assert_nothing_written(tmp_path)
+    err = capfd.readouterr().err
+    assert reported_fields(err) == list(fields)
+    assert "Fix: " in err
+
+
+@pytest.mark.parametrize(
+    ("answers", "folder"), PATH_NEIGHBOURS.values(), ids=PATH_NEIGHBOURS.keys()
+)
+def test_neighbours_of_path_breaking_answers_still_generate(
+    tmp_path: Path, config_file: str, answers: dict[str, str], folder: str
+) -> None:
+    out = output_dir(tmp_path)
+    project = cookiecutter(
+        str(TEMPLATE_DIR),
+        no_input=True,
+        extra_context=answers,
+        output_dir=str(out),
+        config_file=config_file,
+    )
+    assert Path(project) == out / folder
+    assert [path.name for path in out.iterdir()] == [folder]
+    assert (out / folder / f"{folder}-modelbuild" / "data" / "abalone.csv").is_file()
+
+
+@pytest.mark.parametrize(
+    ("answer", "report_line"),
+    [
+        ("project_slug=a/b", "  - project_slug: 'a/b' is not a valid slug"),
+        ("project_name=!!!", "  - project_name: '!!!' has no letters or digits"),
+    ],
+)
+def test_the_command_line_refuses_a_path_breaking_answer(
+    tmp_path: Path, config_file: str, answer: str, report_line: str
+) -> None:
+    command = [sys.executable, "-m", "cookiecutter", str(TEMPLATE_DIR), "--no-input"]
+    command += ["--output-dir", str(output_dir(tmp_path)), "--config-file", config_file, answer]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert report_line in result.stderr
+    assert "pass project_slug=" in result.stderr
+    assert "nothing was generated" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert_nothing_written(tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -281,27 +395,28 @@ def test_refused_region_names_what_it_lacks_and_nothing_is_written(
     assert "e.g. the nearest by name: ap-southeast-2, ap-southeast-1 or " in err
 
 
-def test_hook_without_botocore_still_checks_the_region_fully(
-    tmp_path: Path,
-    config_file: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capfd: pytest.CaptureFixture[str],
+def test_checks_without_botocore_still_check_the_region_fully(
+    tmp_path: Path, config_file: str
 ) -> None:
-    # The hook runs in a fresh interpreter; a shadowing package makes `import botocore` fail there.
+    # Cookiecutter runs in a fresh interpreter where a shadowing package makes `import botocore`
+    # fail, as in a cookiecutter installed without boto3.
     shadow = tmp_path.parent / f"{tmp_path.name}-no-botocore" / "botocore"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('botocore hidden by the test')\n")
-    monkeypatch.setenv("PYTHONPATH", str(shadow.parent))
-    with pytest.raises(FailedHookException):
-        cookiecutter(
-            str(TEMPLATE_DIR),
-            no_input=True,
-            extra_context={"aws_region": "af-south-1"},
-            output_dir=str(output_dir(tmp_path)),
-            config_file=config_file,
-        )
-    err = capfd.readouterr().err
-    assert "aws_region: 'af-south-1' lacks what the project with framework xgboost uses" in err
-    assert "AWS::SageMaker::MonitoringSchedule" in err
-    assert "boto3" not in err
+    command = [sys.executable, "-m", "cookiecutter", str(TEMPLATE_DIR), "--no-input"]
+    command += ["--output-dir", str(output_dir(tmp_path)), "--config-file", config_file]
+    result = subprocess.run(
+        [*command, "aws_region=af-south-1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(shadow.parent)},
+    )
+    assert result.returncode == 1
+    assert (
+        "aws_region: 'af-south-1' lacks what the project with framework xgboost uses"
+        in result.stderr
+    )
+    assert "AWS::SageMaker::MonitoringSchedule" in result.stderr
+    assert "boto3" not in result.stderr
     assert_nothing_written(tmp_path)

@@ -14,9 +14,12 @@ from mlops_template.names import (
     derived_names,
     max_slug_length,
     name_kind,
+    project_folder_names,
+    slugify,
 )
 from mlops_template.regions import REGION_SYNTAX, complete_regions, known_regions
 from mlops_template.validation import (
+    FILE_NAME_MAX_BYTES,
     JINJA_MARKERS,
     AnswerProblem,
     format_problems,
@@ -159,6 +162,46 @@ def test_slug_derived_checks_wait_for_a_plausible_region() -> None:
     # A garbled region is its own problem; blaming the slug for the bucket name would mislead.
     found = problems(project_slug="a" * 45, aws_region="{{ region }}")
     assert [problem.field for problem in found] == ["aws_region"]
+
+
+def test_slug_checks_without_a_region_still_keep_folder_names_within_the_file_system() -> None:
+    # Without a region name the AWS limits cannot be checked; the folders are made regardless.
+    limit = FILE_NAME_MAX_BYTES - len("-modeldeploy")
+    garbled = {"aws_region": "us-east1", "pipeline_name": "p", "model_package_group_name": "p"}
+    assert [problem.field for problem in problems(project_slug="a" * limit, **garbled)] == [
+        "aws_region"
+    ]
+    problem = problems(project_slug="a" * (limit + 1), **garbled)[0]
+    assert str(problem) == (
+        f"project_slug: {'a' * 100!r}... ({limit + 1} characters) is {limit + 1} characters; "
+        "the folder '<slug>-modeldeploy' would be 256 bytes, over the file system's limit of "
+        f"255 bytes for one name. Fix: choose a slug of at most {limit} characters "
+        "(pass project_slug=... or a shorter project_name)."
+    )
+
+
+@pytest.mark.parametrize("region", sorted(known_regions()))
+def test_every_slug_the_aws_limits_allow_makes_folder_names_the_file_system_allows(
+    region: str,
+) -> None:
+    longest = max(project_folder_names("a" * max_slug_length(region)), key=len)
+    assert len(longest.encode()) <= FILE_NAME_MAX_BYTES
+
+
+@pytest.mark.parametrize("name", ["!!!", "---", "/", "...", "\U0001f41a\U0001f30a", "- / -"])
+def test_a_name_without_letters_or_digits_needs_an_explicit_slug(name: str) -> None:
+    assert slugify(name) == ""
+    # Cookiecutter derives the slug, and the slug-defaulted names, as empty.
+    derived = {"project_slug": "", "pipeline_name": "", "model_package_group_name": ""}
+    problem = only_problem("project_name", project_name=name, **derived)
+    assert problem.rule == "has no letters or digits, so no project slug can be derived from it"
+    assert problem.fix.startswith("pass project_slug=... as well")
+    assert problems(project_name=name) == []
+
+
+def test_an_empty_slug_beside_a_good_name_is_the_slugs_problem() -> None:
+    problem = only_problem("project_slug", project_slug="", pipeline_name="p")
+    assert problem.fix == "pass project_slug=project"
 
 
 def test_derived_names_follow_the_design_notes() -> None:

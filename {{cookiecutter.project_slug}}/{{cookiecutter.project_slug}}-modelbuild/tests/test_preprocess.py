@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,12 +22,24 @@ OUTPUT_FILES = (
 )
 
 
+# The sample the README's `local-run --input-data data/abalone.csv` reads.
+SAMPLE_DATA = Path(__file__).resolve().parents[1] / "data" / "abalone.csv"
+
+
 def read(base: Path, relative: str) -> pd.DataFrame:
     return pd.read_csv(base / relative, header=None, keep_default_na=False, na_values=[""])
 
 
 def run_ok(base: Path, *args: str) -> None:
     assert preprocess.main(["--base-dir", str(base), *args]) == 0
+
+
+def test_the_sample_data_this_repo_ships_passes_every_input_rule(tmp_path: Path) -> None:
+    (tmp_path / "input").mkdir()
+    shutil.copyfile(SAMPLE_DATA, tmp_path / "input" / SAMPLE_DATA.name)
+    run_ok(tmp_path)
+    splits = [len(read(tmp_path, f"{name}/{name}.csv")) for name in ("train", "validation", "test")]
+    assert sum(splits) == len(SAMPLE_DATA.read_text(encoding="utf-8").splitlines())
 
 
 def test_writes_every_output_with_label_first(processing_dir: Path, raw_rows) -> None:
