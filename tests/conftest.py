@@ -55,3 +55,14 @@ def run_generated_pytest(repo: Path, *args: str, timeout: int = 600) -> subproce
         text=True,
         timeout=timeout,
     )
+
+
+def repository_files() -> list[str]:
+    """Tracked files and new ones not ignored: what a commit of this working tree would hold."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=TEMPLATE_DIR,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    return [name for name in listed.split("\0") if name and (TEMPLATE_DIR / name).is_file()]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import copier
 import pytest
-from conftest import TEMPLATE_DIR
+from conftest import TEMPLATE_DIR, repository_files
 from test_hostile_answers import (
     GOOD_SLUG,
     PATH_BREAKING,
@@ -22,15 +22,9 @@ from mlops_template import copier_config
 
 def template_snapshot(destination: Path) -> Path:
     """The template's working tree (tracked and new files, no caches) as a plain folder."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=TEMPLATE_DIR,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for relative in filter(None, listed.split("\0")):
+    for relative in repository_files():
         source = TEMPLATE_DIR / relative
-        if source.is_file() and "__pycache__" not in source.parts:
+        if "__pycache__" not in source.parts:
             target = destination / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(source.read_bytes())

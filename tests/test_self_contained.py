@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TEMPLATE_DIR, render_project
+from conftest import TEMPLATE_DIR, render_project, repository_files
 from test_copier_config import template_snapshot
 
 from demo.project import SAMPLE_DATA
@@ -31,17 +31,6 @@ SIBLING, ROOT_CONSTANT = "shared", "TEMPLATE_DIR"
 DATA_README = SAMPLE_DATA.with_name("README.md")
 # The data's identity as its README states it: attribution and licence.
 CITATION = ("UCI Machine Learning Repository", "Nash", "Ford", "10.24432/C55C7W", "CC BY 4.0")
-
-
-def repository_files() -> list[str]:
-    """Tracked files and new ones not ignored: what a commit of this working tree would hold."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=TEMPLATE_DIR,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    return [name for name in listed.split("\0") if name and (TEMPLATE_DIR / name).is_file()]
 
 
 def text_of(relative: str) -> str | None:
