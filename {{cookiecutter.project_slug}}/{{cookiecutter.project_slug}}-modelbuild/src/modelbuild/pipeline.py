@@ -463,5 +463,9 @@ def get_pipeline(
         name=ctx.pipeline_name,
         parameters=params.as_list(),
         steps=[preprocess, data_quality, train, evaluate, gate],
+        # The SDK's default makes SageMaker create an experiment and a trial per execution,
+        # which needs permissions the execution role does not have (least privilege); the model
+        # registry and SageMaker's lineage tracking already record where each version came from.
+        pipeline_experiment_config=None,
         sagemaker_session=ctx.session,
     )
