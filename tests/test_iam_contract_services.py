@@ -276,7 +276,7 @@ def _owned_prefixes(rendered: Rendered) -> dict[str, tuple[str, ...]]:
     deploy = rendered.parameter("ModelDeployPipelineName")
     return {
         "SageMakerExecutionRole": (
-            f"{pipeline}/",
+            f"{pipeline}/executions/",
             f"{pipeline}-train/pipelines-",
             f"{slug}/datacapture/",
             f"{slug}/monitoring/",
@@ -302,32 +302,47 @@ def test_every_write_lands_in_a_prefix_the_role_owns(default: Rendered, role: st
     assert outside == []
 
 
-def _foreign_writes(rendered: Rendered) -> dict[str, str]:
-    """Objects in the artifact bucket that belong to someone else, by who writes them."""
+def _foreign_writes(rendered: Rendered) -> dict[str, tuple[str, str]]:
+    """Objects in the artifact bucket that belong to someone else: what -> (key, writer)."""
+    pipeline = rendered.parameter("SageMakerPipelineName")
     deploy = rendered.parameter("ModelDeployPipelineName")
     build = rendered.parameter("ModelBuildPipelineName")
-    training_code = next(key for key in rendered.uploads[rendered.bucket] if "/input/code/" in key)
+    uploads = rendered.uploads[rendered.bucket]
+    training_code = next(key for key in uploads if "/input/code/" in key)
+    step_code = next(key for key in uploads if key.startswith(f"{pipeline}/code/"))
     return {
-        "deploy build output that prod deploys after approval": artifact_key(
-            deploy, "BuildArtifact"
+        "deploy build output that prod deploys after approval": (
+            artifact_key(deploy, "BuildArtifact"),
+            "ModelDeployCodeBuildRole",
         ),
-        "deploy repository source": artifact_key(deploy, "SourceArtifact"),
-        "model-build repository source": artifact_key(build, "ModelBuildSourceArtifact"),
-        "staging test results": artifact_key(deploy, "TestArtifact"),
-        "training code the model-build CodeBuild uploads": training_code,
+        # A CodePipeline whose name cut to 20 characters equals the SageMaker pipeline's name.
+        "deploy build output in a folder named like the pipeline": (
+            artifact_key(pipeline, "BuildArtifact"),
+            "ModelDeployCodeBuildRole",
+        ),
+        "deploy repository source": (artifact_key(deploy, "SourceArtifact"), "CodePipelineRole"),
+        "model-build repository source": (
+            artifact_key(build, "ModelBuildSourceArtifact"),
+            "CodePipelineRole",
+        ),
+        "staging test results": (artifact_key(deploy, "TestArtifact"), "StagingTestCodeBuildRole"),
+        "training code the model-build CodeBuild uploads": (
+            training_code,
+            "ModelBuildCodeBuildRole",
+        ),
+        "step code the model-build CodeBuild uploads": (step_code, "ModelBuildCodeBuildRole"),
     }
 
 
 @pytest.mark.parametrize("role", ["SageMakerExecutionRole", "CodePipelineRole"])
 def test_the_role_cannot_overwrite_what_others_write(default: Rendered, role: str):
-    owned = _owned_prefixes(default)[role]
     attempts = [
         IamRequest("s3:PutObject", object_arn(default.bucket, key), what)
-        for what, key in _foreign_writes(default).items()
-        if not key.startswith(owned)
+        for what, (key, writer) in _foreign_writes(default).items()
+        if writer != role
     ]
     refused = refusals(default, default.roles[role], attempts)
-    assert len(refused) == len(attempts)
+    assert len(refused) == len(attempts), refused
     assert any("prod deploys after approval" in line for line in refused)
 
 

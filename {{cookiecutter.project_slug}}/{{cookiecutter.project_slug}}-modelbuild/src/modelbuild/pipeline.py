@@ -197,10 +197,21 @@ def make_parameters(settings: ProjectSettings, region: str) -> PipelineParameter
 
 
 def _execution_s3_uri(ctx: BuildContext, *parts: str) -> Join:
-    """An S3 location unique to one execution, so reruns never overwrite each other."""
+    """An S3 location unique to one execution, so reruns never overwrite each other.
+
+    Under ``<pipeline>/executions/``: the only part of ``<pipeline>/`` the execution role may
+    write, so it can never reach the step code, nor a CodePipeline artifact whose truncated
+    pipeline folder happens to equal the pipeline name.
+    """
     return Join(
         on="/",
-        values=["s3:/", ctx.bucket, ctx.pipeline_name, ExecutionVariables.PIPELINE_EXECUTION_ID]
+        values=[
+            "s3:/",
+            ctx.bucket,
+            ctx.pipeline_name,
+            "executions",
+            ExecutionVariables.PIPELINE_EXECUTION_ID,
+        ]
         + list(parts),
     )
 
