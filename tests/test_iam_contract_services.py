@@ -162,12 +162,33 @@ WORK: dict[str, Callable[[Rendered], list[IamRequest]]] = {
 }
 
 
+def over_tls(requests: Sequence[IamRequest], secure: bool = True) -> list[IamRequest]:
+    """AWS's services and SDKs call S3 over TLS: the bucket policy refuses anything else."""
+    flag = "true" if secure else "false"
+    return [
+        replace(request, context={**request.context, "aws:SecureTransport": flag})
+        if request.action.startswith("s3:")
+        else request
+        for request in requests
+    ]
+
+
 def refusals(rendered: Rendered, principal: Principal, requests: Sequence[IamRequest]) -> list[str]:
     policies = {
         **rendered.resource_policies,
         **aws_owned_image_policies(requests, rendered.cicd.account),
     }
-    return denials(principal, requests, policies)
+    return denials(principal, over_tls(requests), policies)
+
+
+def test_the_bucket_policy_refuses_every_request_without_tls(default: Rendered):
+    role = default.roles["SageMakerExecutionRole"]
+    prefix = f"arn:aws:s3:::{default.bucket}"
+    work = [r for r in execution_work(default) if r.resource.startswith(prefix)]
+    insecure = over_tls(work, secure=False)
+    refused = denials(role, insecure, default.resource_policies)
+    assert len(refused) == len(insecure)
+    assert all(line.endswith("ExplicitlyDenied") for line in refused)
 
 
 # ---------------------------------------------------------------- the pipeline definition
@@ -523,22 +544,30 @@ def test_a_grant_no_work_uses_is_named(default: Rendered):
     }
 
 
-@pytest.mark.parametrize("sid", ["NotificationRules", "DriftAlarms"])
-def test_taking_a_publisher_off_the_topic_policy_is_a_named_failure(default: Rendered, sid: str):
+@pytest.mark.parametrize(
+    ("policy", "sid", "service", "call"),
+    [
+        ("topic", "NotificationRules", "events.amazonaws.com", "sns:Publish"),
+        ("topic", "DriftAlarms", "cloudwatch.amazonaws.com", "sns:Publish"),
+        ("key", "PublishersEncrypt", "events.amazonaws.com", "kms:GenerateDataKey"),
+    ],
+)
+def test_taking_a_publisher_off_a_resource_policy_is_a_named_failure(
+    default: Rendered, policy: str, sid: str, service: str, call: str
+):
     topic, key = _topic(default)
-    policies = copy.deepcopy(dict(default.resource_policies))
-    policies[topic]["Statement"] = [
-        statement for statement in policies[topic]["Statement"] if statement["Sid"] != sid
+    mutated = copy.deepcopy(dict(default.resource_policies))
+    target = topic if policy == "topic" else key
+    mutated[target]["Statement"] = [
+        statement for statement in mutated[target]["Statement"] if statement.get("Sid") != sid
     ]
-    service = {
-        "NotificationRules": "events.amazonaws.com",
-        "DriftAlarms": "cloudwatch.amazonaws.com",
-    }[sid]
-    refused = []
-    for publisher in _publishers(default):
-        if publisher.service == service:
-            principal = Principal(service, service, default.cicd.account, ())
-            refused += denials(
-                principal, publish_requests(publisher, topic, key, default.cicd.account), policies
-            )
-    assert refused and all(f"{service} may not sns:Publish" in line for line in refused)
+    principal = Principal(service, service, default.cicd.account, ())
+    refused = [
+        line
+        for publisher in _publishers(default)
+        if publisher.service == service
+        for line in denials(
+            principal, publish_requests(publisher, topic, key, default.cicd.account), mutated
+        )
+    ]
+    assert any(line.startswith(f"{service} may not {call}") for line in refused), refused

@@ -17,12 +17,11 @@ AWS documentation it restates.
 
 from __future__ import annotations
 
-import copy
 import importlib
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -40,7 +39,6 @@ from .calls import (
     read_prefix,
     requests_for,
     resource_tag_context,
-    split_s3_uri,
     tag_context,
     unique,
     write_logs,
@@ -56,6 +54,7 @@ CLOUDFORMATION = "cloudformation.amazonaws.com"
 # "pipelines-<execution id>-<step name>-<suffix>" and runs training jobs under their output path.
 EXECUTION_ID = "a1b2c3d4e5f6"
 JOB_SUFFIX = "x1y2z3w4v5"
+# The execution that registered the approved version a later run compares with.
 LATER_EXECUTION_ID = "f6e5d4c3b2a1"
 REGISTERED_VERSION = 1
 # Names a deployed endpoint's runtime picks: its instance, the hour it captures, the run of its
@@ -184,7 +183,7 @@ def pipeline_requests(definition: Definition, group: str) -> list[IamRequest]:
         if kind in JOB_KINDS:
             found += _job_step_requests(definition, name, step)
         if kind == "QualityCheck":
-            found += _latest_baseline_requests(place, group, name)
+            found += _latest_baseline_requests(definition, group, name, step)
         elif kind == "RegisterModel":
             found += _register_requests(place, group, name, step)
         elif kind in ("Condition", "Fail"):
@@ -263,14 +262,23 @@ def _output_file(step: Mapping[str, Any]) -> str:
     return "statistics.json" if step["Type"] == "QualityCheck" else "output.csv"
 
 
-def _latest_baseline_requests(place: Place, group: str, name: str) -> list[IamRequest]:
+def _latest_baseline_requests(
+    definition: Definition, group: str, name: str, step: Mapping[str, Any]
+) -> list[IamRequest]:
     """A QualityCheck step without supplied baselines compares with the drift-check baseline of
-    the group's latest approved version: the pipeline lists and describes the versions."""
+    the group's latest approved version: the pipeline lists and describes the versions, and the
+    check job of a later run reads the baseline an earlier run registered."""
+    place = definition.place
     why = f"pipeline step {name}: find the latest approved baseline of {group}"
     package = {"model-package": place.arn("sagemaker", f"model-package/{group.lower()}/1")}
-    return requests_for("sagemaker:ListModelPackages", why, {}) + requests_for(
+    found = requests_for("sagemaker:ListModelPackages", why, {}) + requests_for(
         "sagemaker:DescribeModelPackage", why, package
     )
+    earlier = replace(definition, execution_id=LATER_EXECUTION_ID)
+    for file in ("Statistics", "Constraints"):
+        baseline = earlier.resolve({"Get": f"Steps.{name}.CalculatedBaseline{file}"})
+        found += read_object(baseline, f"job of step {name}: the approved baseline")
+    return found
 
 
 def _register_requests(
@@ -887,7 +895,7 @@ def stage_variants(parameters: Mapping[str, str]) -> list[dict[str, str]]:
     """A stage's checked-in parameters and each switch a team may flip in its stage file."""
     variants = [dict(parameters)]
     for switch in ("EnableAutoScaling", "EnableMonitoring", "DriftAlarmActionsEnabled"):
-        flipped = copy.deepcopy(dict(parameters))
+        flipped = dict(parameters)
         flipped[switch] = "false" if parameters[switch] == "true" else "true"
         if switch == "EnableAutoScaling" and flipped[switch] == "true":
             count = flipped["EndpointInstanceCount"]
@@ -895,7 +903,3 @@ def stage_variants(parameters: Mapping[str, str]) -> list[dict[str, str]]:
             flipped["AutoScalingMaxCapacity"] = str(max(int(count), 2))
         variants.append(flipped)
     return variants
-
-
-def split_uri(uri: str) -> tuple[str, str]:
-    return split_s3_uri(uri)
