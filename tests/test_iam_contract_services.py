@@ -66,6 +66,9 @@ class Rendered:
     def parameter(self, name: str) -> str:
         return self.cicd.parameters[name]
 
+    def resources_of(self, logical_id: str) -> Mapping[str, Any]:
+        return self.cicd.resources[logical_id]["Properties"]
+
 
 _RENDERED: dict[str, Rendered] = {}
 
@@ -571,3 +574,68 @@ def test_taking_a_publisher_off_a_resource_policy_is_a_named_failure(
         )
     ]
     assert any(line.startswith(f"{service} may not {call}") for line in refused), refused
+
+
+# ---------------------------------------------------------------- who may assume each role
+
+# The service that runs each role's work: the principal its trust policy must admit.
+ASSUMED_BY = {
+    "SageMakerExecutionRole": "sagemaker.amazonaws.com",
+    "CloudFormationRole": "cloudformation.amazonaws.com",
+    "CodePipelineRole": "codepipeline.amazonaws.com",
+    "EventBridgeRole": "events.amazonaws.com",
+    "RetrainRole": "events.amazonaws.com",
+}
+
+
+@pytest.mark.parametrize("role", sorted(ASSUMED_BY))
+def test_only_the_service_doing_the_work_may_assume_the_role(default: Rendered, role: str):
+    arn = default.roles[role].arn
+    trust = {arn: default.cicd.resolve(default.resources_of(role)["AssumeRolePolicyDocument"])}
+    context = {"aws:SourceAccount": default.cicd.account}
+    service = ASSUMED_BY[role]
+    assume = [IamRequest("sts:AssumeRole", arn, f"{service} runs {role}'s work", context)]
+    assert denials(Principal(service, service, default.cicd.account, ()), assume, trust) == []
+    other = "ec2.amazonaws.com"
+    assert denials(Principal(other, other, default.cicd.account, ()), assume, trust) != []
+
+
+# ---------------------------------------------------------------- a team's own capture key
+
+TEAM_KEY = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-4333-8444-555555555555"
+
+
+def test_a_capture_key_is_used_by_exactly_the_calls_its_key_policy_must_allow(default: Rendered):
+    """DataCaptureKmsKeyId names a key the project does not own: the roles get no grant on it,
+    so its key policy must allow what the derivation lists, and that is then enough."""
+    stacks = endpoint_stacks(
+        default.project,
+        default.cicd,
+        _registered_baselines(default.definition),
+        lambda parameters: [{**parameters, "DataCaptureKmsKeyId": TEAM_KEY}],
+    )
+    deployments = replace(default, endpoints=stacks)
+    needs = {
+        role: [r for r in WORK[role](deployments) if r.resource == TEAM_KEY]
+        for role in ("SageMakerExecutionRole", "CloudFormationRole")
+    }
+    assert {role: {r.action for r in requests} for role, requests in needs.items()} == {
+        "SageMakerExecutionRole": {"kms:GenerateDataKey", "kms:Decrypt"},
+        "CloudFormationRole": {"kms:DescribeKey"},
+    }
+    key_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": default.roles[role].arn},
+                "Action": sorted({r.action for r in requests}),
+                "Resource": "*",
+            }
+            for role, requests in needs.items()
+        ],
+    }
+    for role, requests in needs.items():
+        principal = default.roles[role]
+        assert denials(principal, requests) != []
+        assert denials(principal, requests, {TEAM_KEY: key_policy}) == []

@@ -236,7 +236,6 @@ def _job_runtime_requests(
         image = arguments["AlgorithmSpecification"]["TrainingImage"]
         inputs = [channel["DataSource"]["S3DataSource"] for channel in arguments["InputDataConfig"]]
         outputs = [definition.model_artifact(step)]
-        stream = f"{job}/algo-1-1764694800"
     else:
         image = arguments["AppSpecification"]["ImageUri"]
         inputs = [item["S3Input"] for item in arguments.get("ProcessingInputs", [])]
@@ -244,7 +243,7 @@ def _job_runtime_requests(
             f"{item['S3Output']['S3Uri'].rstrip('/')}/{_output_file(step)}"
             for item in arguments["ProcessingOutputConfig"]["Outputs"]
         ]
-        stream = f"{job}/algo-1-1764694800"
+    stream = f"{job}/algo-1-1764694800"
     found = pull_image(image, why)
     for source in inputs:
         if source["S3DataType"] != "S3Prefix":
@@ -445,6 +444,9 @@ def _monitoring_job_requests(
             f"{CAPTURE_HOUR}/constraint_violations.json"
         )
         found += write_object(report, why)
+    key = properties["DataQualityJobOutputConfig"].get("KmsKeyId")
+    if key:
+        found += _kms_encrypt(key, stack, f"{why}: encrypted reports")
     found += write_logs(place, "/aws/sagemaker/ProcessingJobs", f"{MONITORING_JOB}/algo-1-1", why)
     found += put_metrics("/aws/sagemaker/ProcessingJobs", why)
     if app.get("Environment", {}).get("publish_cloudwatch_metrics") == "Enabled":
