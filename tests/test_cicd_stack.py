@@ -48,6 +48,8 @@ RESOURCELESS_ACTIONS = {
     "application-autoscaling:DeleteScalingPolicy",
     "application-autoscaling:DescribeScalableTargets",
     "application-autoscaling:DescribeScalingPolicies",
+    "application-autoscaling:DescribeScheduledActions",
+    "cloudwatch:GetMetricData",
 }
 # Variables CodeBuild itself provides, and optional knobs the scripts read with a default.
 PROVIDED = re.compile(r"CODEBUILD_\w+|AWS_DEFAULT_REGION|HOME|PATH")

@@ -19,6 +19,8 @@ from cfnlint.decode import decode
 from .evaluator import Principal
 
 PARTITION = "aws"
+# What ``!Ref AWS::NoValue`` leaves behind while resolving: removed from its dict or list.
+NO_VALUE = object()
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,19 @@ class DeployedStack:
     def of_type(self, kind: str) -> dict[str, Mapping[str, Any]]:
         return {key: res for key, res in self.resources.items() if res["Type"] == kind}
 
+    def created(self) -> dict[str, Mapping[str, Any]]:
+        """The resources this stack creates with its parameters (their Condition holds)."""
+        return {
+            key: res
+            for key, res in self.resources.items()
+            if "Condition" not in res or self.condition(res["Condition"])
+        }
+
     def resolve(self, value: Any) -> Any:
         """``value`` with every intrinsic function replaced by what CloudFormation would put."""
         if isinstance(value, list):
-            return [self.resolve(item) for item in value]
+            items = [self.resolve(item) for item in value]
+            return [item for item in items if item is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -78,7 +89,8 @@ class DeployedStack:
             if key == "Fn::If":
                 condition, if_true, if_false = argument
                 return self.resolve(if_true if self.condition(condition) else if_false)
-        return {key: self.resolve(item) for key, item in value.items()}
+        resolved = {key: self.resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not NO_VALUE}
 
     def condition(self, name: str) -> bool:
         return bool(self._evaluate_condition(self.template.get("Conditions", {})[name]))
@@ -108,11 +120,16 @@ class DeployedStack:
             "AWS::URLSuffix": "amazonaws.com",
         }.get(name)
 
-    def _ref(self, name: str) -> str:
+    def _ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
         pseudo = self._pseudo(name)
         if pseudo is not None:
             return pseudo
         if name in self.parameters:
+            spec = self.template.get("Parameters", {}).get(name, {})
+            if spec.get("Type") == "CommaDelimitedList":
+                return self.parameters[name].split(",")
             return self.parameters[name]
         resource = self.resources[name]
         return physical_id(self, name, resource)
@@ -123,6 +140,8 @@ class DeployedStack:
             return arn_of(self, name, resource)
         if resource["Type"] == "AWS::SNS::Topic" and attribute == "TopicName":
             return self._ref(name).rsplit(":", 1)[1]
+        if attribute in NAME_ATTRIBUTES.get(resource["Type"], ()):
+            return physical_id(self, name, resource)
         raise NotImplementedError(f"Fn::GetAtt {name}.{attribute} ({resource['Type']})")
 
     def _sub(self, argument: Any) -> str:
@@ -156,6 +175,15 @@ def _split_get_att(argument: Any) -> tuple[str, str]:
     return argument[0], argument[1]
 
 
+# Fn::GetAtt attributes that return the name a resource's Ref also gives.
+NAME_ATTRIBUTES = {
+    "AWS::SageMaker::Model": ("ModelName",),
+    "AWS::SageMaker::EndpointConfig": ("EndpointConfigName",),
+    "AWS::SageMaker::Endpoint": ("EndpointName",),
+    "AWS::SageMaker::DataQualityJobDefinition": ("JobDefinitionName",),
+}
+
+
 def physical_id(stack: DeployedStack, logical_id: str, resource: Mapping[str, Any]) -> str:
     """What ``!Ref`` gives for a resource: its name where the template sets one, else the name
     CloudFormation generates (stack name, logical id and a suffix)."""
@@ -168,6 +196,12 @@ def physical_id(stack: DeployedStack, logical_id: str, resource: Mapping[str, An
         "AWS::CodeBuild::Project": "Name",
         "AWS::CodePipeline::Pipeline": "Name",
         "AWS::Events::Rule": "Name",
+        "AWS::SageMaker::Model": "ModelName",
+        "AWS::SageMaker::EndpointConfig": "EndpointConfigName",
+        "AWS::SageMaker::Endpoint": "EndpointName",
+        "AWS::SageMaker::MonitoringSchedule": "MonitoringScheduleName",
+        "AWS::SageMaker::DataQualityJobDefinition": "JobDefinitionName",
+        "AWS::CloudWatch::Alarm": "AlarmName",
     }
     if kind == "AWS::SNS::Topic":
         # A topic's Ref is its ARN.

@@ -197,10 +197,21 @@ def make_parameters(settings: ProjectSettings, region: str) -> PipelineParameter
 
 
 def _execution_s3_uri(ctx: BuildContext, *parts: str) -> Join:
-    """An S3 location unique to one execution, so reruns never overwrite each other."""
+    """An S3 location unique to one execution, so reruns never overwrite each other.
+
+    Under ``<pipeline>/executions/``: the only part of ``<pipeline>/`` the execution role may
+    write, so it can never reach the step code, nor a CodePipeline artifact whose truncated
+    pipeline folder happens to equal the pipeline name.
+    """
     return Join(
         on="/",
-        values=["s3:/", ctx.bucket, ctx.pipeline_name, ExecutionVariables.PIPELINE_EXECUTION_ID]
+        values=[
+            "s3:/",
+            ctx.bucket,
+            ctx.pipeline_name,
+            "executions",
+            ExecutionVariables.PIPELINE_EXECUTION_ID,
+        ]
         + list(parts),
     )
 
@@ -463,5 +474,9 @@ def get_pipeline(
         name=ctx.pipeline_name,
         parameters=params.as_list(),
         steps=[preprocess, data_quality, train, evaluate, gate],
+        # The SDK's default makes SageMaker create an experiment and a trial per execution,
+        # which needs permissions the execution role does not have (least privilege); the model
+        # registry and SageMaker's lineage tracking already record where each version came from.
+        pipeline_experiment_config=None,
         sagemaker_session=ctx.session,
     )
