@@ -124,14 +124,15 @@ def test_changed_parameter_means_update_and_same_everything_means_nothing(cicd, 
     cloudformation = client("cloudformation")
     ctx = context(cicd, tmp_path, cloudformation=cloudformation)
     wanted = cicd.stack.stack_parameters(ctx.project, ACCOUNT)
-    body = (DEPLOY_REPO / "cicd" / "cicd-stack.yml").read_text()
+    body = cicd.stack.template_body()
+    edited = json.dumps({**json.loads(body), "Description": "edited"})
     with Stubber(cloudformation) as stub:
         stale = {**wanted, "OwnerTeam": "old-team"}
         stub.add_response("describe_stacks", {"Stacks": [stack("UPDATE_COMPLETE", stale)]})
         stub.add_response("describe_stacks", {"Stacks": [stack("CREATE_COMPLETE", wanted)]})
         stub.add_response("get_template", {"TemplateBody": body})
         stub.add_response("describe_stacks", {"Stacks": [stack("CREATE_COMPLETE", wanted)]})
-        stub.add_response("get_template", {"TemplateBody": body + "\n# edited\n"})
+        stub.add_response("get_template", {"TemplateBody": edited})
 
         assert cicd.stack.stack_step(ctx).inspect(ctx).action == "update"
         assert cicd.stack.stack_step(ctx).inspect(ctx).action == "nothing"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import Any
@@ -22,6 +23,7 @@ from cicd.steps import (
     Step,
     tag_value,
 )
+from cicd.template_body import compact_body
 
 POLL_ENV = "MLOPS_BOOTSTRAP_STACK_POLL_SECONDS"
 STACK_WAIT_SECONDS = 45 * 60
@@ -127,7 +129,11 @@ def _differs(cloudformation: Any, stack: dict[str, Any], wanted: dict[str, str])
     if any(deployed.get(key) != value for key, value in wanted.items()):
         return True
     body = cloudformation.get_template(StackName=stack["StackName"], TemplateStage="Original")
-    return body.get("TemplateBody") != _template_body()
+    deployed_body = body.get("TemplateBody")
+    # boto3 hands a JSON template back parsed; a stack sent as YAML text compares as text.
+    if isinstance(deployed_body, dict):
+        return deployed_body != json.loads(template_body())
+    return deployed_body != template_body()
 
 
 def _apply(ctx: Context, finding: Finding) -> dict[str, Any]:
@@ -179,15 +185,16 @@ def _request(ctx: Context, name: str) -> dict[str, Any]:
     parameters = stack_parameters(ctx.project, ctx.account_id)
     return {
         "StackName": name,
-        "TemplateBody": _template_body(),
+        "TemplateBody": template_body(),
         "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         "Capabilities": CAPABILITIES,
         "Tags": ctx.project.tags(),
     }
 
 
-def _template_body() -> str:
-    return STACK_TEMPLATE_FILE.read_text(encoding="utf-8")
+def template_body() -> str:
+    """What CreateStack and UpdateStack send: cicd-stack.yml as compact JSON."""
+    return compact_body(STACK_TEMPLATE_FILE)
 
 
 def _poll_seconds() -> int:
