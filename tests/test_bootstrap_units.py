@@ -124,7 +124,7 @@ def test_changed_parameter_means_update_and_same_everything_means_nothing(cicd, 
     cloudformation = client("cloudformation")
     ctx = context(cicd, tmp_path, cloudformation=cloudformation)
     wanted = cicd.stack.stack_parameters(ctx.project, ACCOUNT)
-    body = (DEPLOY_REPO / "cicd" / "cicd-stack.yml").read_text()
+    body = cicd.stack.template_body()
     with Stubber(cloudformation) as stub:
         stale = {**wanted, "OwnerTeam": "old-team"}
         stub.add_response("describe_stacks", {"Stacks": [stack("UPDATE_COMPLETE", stale)]})

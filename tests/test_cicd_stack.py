@@ -19,7 +19,7 @@ import pytest
 import yaml
 from bootstrap_stand_in import load_cicd
 from cfnlint.api import lint_file
-from cfnlint.decode import decode
+from cfnlint.decode import cfn_yaml, decode
 from moto import mock_aws
 
 from mlops_template.resources_file import resources_data
@@ -41,6 +41,7 @@ RESOURCELESS_ACTIONS = {
     "ecr:GetAuthorizationToken",
     "cloudwatch:PutMetricData",
     "sagemaker:ListModelPackages",
+    "s3:ListAllMyBuckets",
     "cloudformation:ValidateTemplate",
     "application-autoscaling:RegisterScalableTarget",
     "application-autoscaling:DeregisterScalableTarget",
@@ -88,7 +89,15 @@ def test_cfn_lint_reports_no_errors_and_no_warnings():
 
 
 def test_template_fits_in_a_create_stack_request():
-    assert len(STACK.read_bytes()) < TEMPLATE_BODY_LIMIT
+    body = load_cicd(DEPLOY_REPO).stack.template_body()
+    assert len(body.encode("utf-8")) < TEMPLATE_BODY_LIMIT
+
+
+def test_the_sent_template_is_the_file_without_its_comments(template):
+    """Dropping comment lines must not change a value (a '#' line inside a block scalar would)."""
+    body = load_cicd(DEPLOY_REPO).stack.template_body()
+    assert not [line for line in body.splitlines() if line.lstrip().startswith("#")]
+    assert cfn_yaml.loads(body) == template
 
 
 def test_every_parameter_comes_from_the_bootstrap(template, tmp_path):
@@ -341,6 +350,8 @@ PARAMETERS = {
     "StagingTestProjectName": f"{SLUG}-staging-test",
     "ModelBuildPipelineName": f"{SLUG}-modelbuild",
     "ModelDeployPipelineName": f"{SLUG}-modeldeploy",
+    "ModelBuildPipelineArtifactPrefix": f"{SLUG}-modelbuild"[:20],
+    "ModelDeployPipelineArtifactPrefix": f"{SLUG}-modeldeploy"[:20],
     "StagingStackName": f"{SLUG}-deploy-staging",
     "ProdStackName": f"{SLUG}-deploy-prod",
     "StagingEndpointName": f"{SLUG}-staging",

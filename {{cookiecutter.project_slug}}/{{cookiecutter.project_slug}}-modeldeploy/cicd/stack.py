@@ -43,12 +43,18 @@ RETRAIN_SCHEDULE_ENV = "MLOPS_RETRAIN_SCHEDULE"
 RETRAIN_STATE_ENV = "MLOPS_RETRAIN_SCHEDULE_STATE"
 RETRAIN_SCHEDULE = "rate(7 days)"
 RETRAIN_STATE = "DISABLED"
+# CodePipeline stores artifacts under the pipeline name's first 20 characters.
+ARTIFACT_PREFIX_LENGTH = 20
 
 
 def stack_step(ctx: Context) -> Step:
     return Step(
         "cicd-stack", "CloudFormation stack", ctx.project.names["cicd_stack"], _inspect, _apply
     )
+
+
+def artifact_prefix(pipeline: str) -> str:
+    return pipeline[:ARTIFACT_PREFIX_LENGTH]
 
 
 def stack_parameters(project: Project, account_id: str) -> dict[str, str]:
@@ -71,6 +77,8 @@ def stack_parameters(project: Project, account_id: str) -> dict[str, str]:
         "StagingTestProjectName": names["staging_test_build_project"],
         "ModelBuildPipelineName": names["modelbuild_codepipeline"],
         "ModelDeployPipelineName": names["modeldeploy_codepipeline"],
+        "ModelBuildPipelineArtifactPrefix": artifact_prefix(names["modelbuild_codepipeline"]),
+        "ModelDeployPipelineArtifactPrefix": artifact_prefix(names["modeldeploy_codepipeline"]),
         "StagingStackName": names["staging_stack"],
         "ProdStackName": names["prod_stack"],
         "StagingEndpointName": names["staging_endpoint"],
@@ -127,7 +135,7 @@ def _differs(cloudformation: Any, stack: dict[str, Any], wanted: dict[str, str])
     if any(deployed.get(key) != value for key, value in wanted.items()):
         return True
     body = cloudformation.get_template(StackName=stack["StackName"], TemplateStage="Original")
-    return body.get("TemplateBody") != _template_body()
+    return body.get("TemplateBody") != template_body()
 
 
 def _apply(ctx: Context, finding: Finding) -> dict[str, Any]:
@@ -179,15 +187,18 @@ def _request(ctx: Context, name: str) -> dict[str, Any]:
     parameters = stack_parameters(ctx.project, ctx.account_id)
     return {
         "StackName": name,
-        "TemplateBody": _template_body(),
+        "TemplateBody": template_body(),
         "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         "Capabilities": CAPABILITIES,
         "Tags": ctx.project.tags(),
     }
 
 
-def _template_body() -> str:
-    return STACK_TEMPLATE_FILE.read_text(encoding="utf-8")
+def template_body() -> str:
+    """cicd-stack.yml without its comment lines: CreateStack takes at most 51,200 bytes of
+    TemplateBody, and the comments are for the people reading the file, not for CloudFormation."""
+    lines = STACK_TEMPLATE_FILE.read_text(encoding="utf-8").splitlines(keepends=True)
+    return "".join(line for line in lines if not line.lstrip().startswith("#"))
 
 
 def _poll_seconds() -> int:
