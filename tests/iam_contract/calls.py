@@ -32,7 +32,6 @@ ACTION_ALIASES: Mapping[tuple[str, str], tuple[str, ...]] = {
     ("s3", "ListObjects"): ("s3:ListBucket",),
     ("s3", "ListObjectVersions"): ("s3:ListBucketVersions",),
     ("s3", "ListBuckets"): ("s3:ListAllMyBuckets",),
-    ("s3", "DeleteObjects"): ("s3:DeleteObject",),
     ("s3", "CreateMultipartUpload"): ("s3:PutObject",),
     ("s3", "UploadPart"): ("s3:PutObject",),
     ("s3", "CompleteMultipartUpload"): ("s3:PutObject",),
@@ -56,9 +55,12 @@ PASSED_ROLES: Mapping[tuple[str, str], tuple[str, str]] = {
     ("cloudformation", "UpdateStack"): ("RoleARN", "cloudformation.amazonaws.com"),
 }
 
-# A SageMaker Create* call that carries tags is also authorised as sagemaker:AddTags on the
-# resource it creates.
-TAGGED_CREATES = ("sagemaker",)
+# A Create* call of these services that carries tags is also authorised as the service's
+# tagging action on the resource it creates.
+TAG_ON_CREATE: Mapping[str, str] = {
+    "sagemaker": "sagemaker:AddTags",
+    "codecommit": "codecommit:TagResource",
+}
 
 # Actions IAM does not authorise at all: AWS answers them for any valid credentials.
 UNAUTHORISED_ACTIONS = frozenset({"sts:GetCallerIdentity"})
@@ -89,23 +91,14 @@ def iam_actions(call: ApiCall) -> tuple[str, ...]:
     actions = ACTION_ALIASES.get((call.service, call.operation))
     if actions is None:
         actions = (f"{iam_prefix(call.service)}:{call.operation}",)
-    if call.params.get("VersionId") or _versioned_batch(call):
+    if call.params.get("VersionId"):
         actions = tuple(_VERSIONED.get(action, action) for action in actions)
     return actions
 
 
-def _versioned_batch(call: ApiCall) -> bool:
-    objects = (
-        call.params.get("Delete", {}).get("Objects", [])
-        if call.operation == "DeleteObjects"
-        else []
-    )
-    return any("VersionId" in item for item in objects)
-
-
 def to_requests(calls: Iterable[ApiCall], account: str, why: str) -> list[IamRequest]:
     """Every authorisation the calls need, in call order, without repeats."""
-    calls = list(calls)
+    calls = [single for call in calls for single in _one_per_resource(call)]
     details = action_details({action for call in calls for action in iam_actions(call)})
     found: dict[tuple[str, str, tuple[tuple[str, Any], ...]], IamRequest] = {}
     for call in calls:
@@ -127,6 +120,23 @@ def to_requests(calls: Iterable[ApiCall], account: str, why: str) -> list[IamReq
     return list(found.values())
 
 
+def _one_per_resource(call: ApiCall) -> list[ApiCall]:
+    """A batch call as the single calls IAM authorises it as (DeleteObjects: each object)."""
+    if (call.service, call.operation) != ("s3", "DeleteObjects"):
+        return [call]
+    objects = call.params.get("Delete", {}).get("Objects", [])
+    return [
+        ApiCall(
+            "s3",
+            "DeleteObject",
+            call.region,
+            {"Bucket": call.params["Bucket"], **item},
+            call.denied,
+        )
+        for item in objects
+    ]
+
+
 def _implied_requests(
     call: ApiCall, account: str, why: str, found: Mapping[Any, IamRequest]
 ) -> list[IamRequest]:
@@ -144,9 +154,9 @@ def _implied_requests(
             )
         )
     if (
-        call.service in TAGGED_CREATES
+        call.service in TAG_ON_CREATE
         and call.operation.startswith("Create")
-        and call.params.get("Tags")
+        and (call.params.get("Tags") or call.params.get("tags"))
     ):
         created = [
             request.resource
@@ -155,8 +165,7 @@ def _implied_requests(
             and request.why == reason
         ]
         implied.extend(
-            IamRequest(f"{iam_prefix(call.service)}:AddTags", arn, reason, _context(call))
-            for arn in created
+            IamRequest(TAG_ON_CREATE[call.service], arn, reason, _context(call)) for arn in created
         )
     return implied
 
@@ -302,16 +311,30 @@ _VARIABLES: Mapping[str, _Extractor] = {
     "LogStreamName": _param("logStreamName"),
     "RepositoryName": _param("repositoryName"),
     "StackName": _param("StackName"),
-    "Id": _param("StackId"),
+}
+
+
+# ARN parts AWS assigns and no request carries: a policy can only match them with "*", so the
+# requests use a stand-in value (reviewed one by one).
+ASSIGNED_BY_AWS: Mapping[str, str] = {
+    # A stack's ARN ends in the unique id CloudFormation gave it at creation.
+    "Id": "11111111-2222-4333-8444-555555555555",
 }
 
 
 def _arn_values(call: ApiCall, account: str) -> dict[str, str]:
     values = {"Partition": PARTITION, "Region": call.region, "Account": account}
-    for variable, extract in _VARIABLES.items():
+    values.update(ASSIGNED_BY_AWS)
+    extractors = dict(_VARIABLES)
+    # Any other ARN variable a parameter of the same name supplies (EndpointConfigName...).
+    for name, value in call.params.items():
+        if isinstance(value, str) and name not in extractors:
+            extractors[name] = _param(name)
+    for variable, extract in extractors.items():
         value = extract(call.params)
         if value:
-            values[variable] = (
-                value.lower() if call.service == "sagemaker" and variable in _LOWERCASED else value
+            lowercase = call.service == "sagemaker" and (
+                variable in _LOWERCASED or variable.endswith("Name")
             )
+            values[variable] = value.lower() if lowercase else value
     return values
