@@ -43,7 +43,7 @@ def render(project: Project, account_id: str, partition: str = "aws") -> dict[st
 
     def fill(match: re.Match[str]) -> str:
         if match.group(1) not in values:
-            raise ConfigError(f"{POLICY_FILE.name} names an unknown value ${{{match.group(1)}}}")
+            raise ConfigError(f"{POLICY_FILE.name} names an unknown value {match.group(0)}")
         return values[match.group(1)]
 
     rendered = json.loads(PLACEHOLDER_RE.sub(fill, POLICY_FILE.read_text(encoding="utf-8")))
