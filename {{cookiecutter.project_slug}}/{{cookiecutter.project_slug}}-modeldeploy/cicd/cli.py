@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from cicd import bootstrap, teardown
+from cicd import bootstrap, policy, teardown
 from cicd.awsclients import Aws
 from cicd.errors import EXIT_INTERRUPTED, BootstrapError, ConfigError, NoCredentials, StepFailed
 from cicd.plan import print_header
@@ -26,7 +26,8 @@ Configure credentials in any way boto3 finds them, for example:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m cicd",
-        description="Create (bootstrap) or delete (teardown) this project's AWS resources.",
+        description="Create (bootstrap) or delete (teardown) this project's AWS resources, or "
+        "print the IAM policies they need (policy).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     for name, summary in (
@@ -51,6 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="how git authenticates to CodeCommit: git-remote-codecommit (grc), HTTPS with "
         "the AWS CLI credential helper (https), or whichever is installed (auto)",
     )
+    policy_parser = commands.add_parser(
+        "policy",
+        help="print the IAM policies bootstrap and teardown need",
+        description="Print the least-privilege IAM policies for whoever runs bootstrap and "
+        "teardown, filled in with this project's names. Makes no AWS call.",
+    )
+    policy_parser.add_argument("--account-id", required=True, help="the 12-digit AWS account id")
+    policy_parser.add_argument("--partition", default="aws", help="AWS partition (default: aws)")
+    policy_parser.add_argument(
+        "--output-dir", type=Path, help="write one <name>.json per policy here instead"
+    )
+    policy_parser.add_argument(
+        "--project-dir", type=Path, help="folder holding both repositories (default: as above)"
+    )
     return parser
 
 
@@ -65,6 +80,10 @@ def main(
     project: Project | None = None
     try:
         project = load_project(args.project_dir)
+        if args.command == "policy":
+            rendered = policy.render(project, args.account_id, args.partition)
+            print(policy.write(rendered, args.output_dir), file=out)
+            return 0
         return _run(args, project, stdin, out)
     except BootstrapError as error:
         _report(error, args.command, project, err)

@@ -45,12 +45,18 @@ RETRAIN_SCHEDULE_ENV = "MLOPS_RETRAIN_SCHEDULE"
 RETRAIN_STATE_ENV = "MLOPS_RETRAIN_SCHEDULE_STATE"
 RETRAIN_SCHEDULE = "rate(7 days)"
 RETRAIN_STATE = "DISABLED"
+# CodePipeline stores artifacts under the pipeline name's first 20 characters.
+ARTIFACT_PREFIX_LENGTH = 20
 
 
 def stack_step(ctx: Context) -> Step:
     return Step(
         "cicd-stack", "CloudFormation stack", ctx.project.names["cicd_stack"], _inspect, _apply
     )
+
+
+def artifact_prefix(pipeline: str) -> str:
+    return pipeline[:ARTIFACT_PREFIX_LENGTH]
 
 
 def stack_parameters(project: Project, account_id: str) -> dict[str, str]:
@@ -73,6 +79,8 @@ def stack_parameters(project: Project, account_id: str) -> dict[str, str]:
         "StagingTestProjectName": names["staging_test_build_project"],
         "ModelBuildPipelineName": names["modelbuild_codepipeline"],
         "ModelDeployPipelineName": names["modeldeploy_codepipeline"],
+        "ModelBuildPipelineArtifactPrefix": artifact_prefix(names["modelbuild_codepipeline"]),
+        "ModelDeployPipelineArtifactPrefix": artifact_prefix(names["modeldeploy_codepipeline"]),
         "StagingStackName": names["staging_stack"],
         "ProdStackName": names["prod_stack"],
         "StagingEndpointName": names["staging_endpoint"],

@@ -1,0 +1,70 @@
+"""``python -m cicd policy``: the IAM policies whoever runs bootstrap and teardown needs.
+
+``bootstrap-policy.json`` holds them with ``${Name}`` placeholders for the project's names, the
+account, the region and the partition. The stack has no service role: CloudFormation creates its
+resources with the caller's credentials, so the second policy grants what each resource's handler
+needs, and only through CloudFormation (``aws:CalledVia``). The template's tests check both
+against every call bootstrap and teardown make and against the stack's resource handlers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from cicd.errors import ConfigError
+from cicd.project import PACKAGE_DIR, Project
+from cicd.stack import stack_parameters
+
+POLICY_FILE = PACKAGE_DIR / "bootstrap-policy.json"
+ACCOUNT_RE = re.compile(r"[0-9]{12}")
+PLACEHOLDER_RE = re.compile(r"\$\{(\w+)\}")
+# IAM's limit for one customer managed policy, whitespace not counted.
+MANAGED_POLICY_LIMIT = 6144
+
+
+def policy_values(project: Project, account_id: str, partition: str = "aws") -> dict[str, str]:
+    return {
+        **stack_parameters(project, account_id),
+        "CicdStackName": project.names["cicd_stack"],
+        "Partition": partition,
+        "Region": project.region,
+        "Account": account_id,
+    }
+
+
+def render(project: Project, account_id: str, partition: str = "aws") -> dict[str, Any]:
+    """Every policy document, named, with the project's values filled in."""
+    if not ACCOUNT_RE.fullmatch(account_id):
+        raise ConfigError(f"--account-id {account_id!r} is not a 12-digit AWS account id")
+    values = policy_values(project, account_id, partition)
+
+    def fill(match: re.Match[str]) -> str:
+        if match.group(1) not in values:
+            raise ConfigError(f"{POLICY_FILE.name} names an unknown value {match.group(0)}")
+        return values[match.group(1)]
+
+    rendered = json.loads(PLACEHOLDER_RE.sub(fill, POLICY_FILE.read_text(encoding="utf-8")))
+    for name, document in rendered.items():
+        size = len(json.dumps(document, separators=(",", ":")))
+        if size > MANAGED_POLICY_LIMIT:
+            raise ConfigError(
+                f"policy {name} is {size} characters, over IAM's {MANAGED_POLICY_LIMIT} for a "
+                "managed policy: split it in bootstrap-policy.json"
+            )
+    return rendered
+
+
+def write(policies: dict[str, Any], output_dir: Path | None) -> str:
+    """The policies as JSON text, or written to ``output_dir/<name>.json`` (what is printed)."""
+    if output_dir is None:
+        return json.dumps(policies, indent=2)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, document in policies.items():
+        path = output_dir / f"{name}.json"
+        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        paths.append(str(path))
+    return "\n".join(paths)
