@@ -86,7 +86,9 @@ def _drift_report(ctx: DemoContext, capture: Path, phase: str):
 
     output = ctx.output_dir / "drift" / phase
     ctx.console.file.flush()
-    code = drift.main([str(capture), "--output-dir", str(output)])
+    # The demo runs outside the project folder: name the group its pyproject.toml would give.
+    group = ctx.rendered().settings["model_package_group_name"]
+    code = drift.main([str(capture), "--model-package-group", group, "--output-dir", str(output)])
     violations = json.loads((output / drift.VIOLATIONS_FILE).read_text("utf-8"))["violations"]
     ctx.extras.setdefault("drift", {})[phase] = {
         "exit": code,
