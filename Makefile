@@ -24,7 +24,8 @@ $(IAM_SIMULATOR_STAMP): $(IAM_SIMULATOR)/package-lock.json
 	npm ci --prefix $(IAM_SIMULATOR) --no-audit --no-fund --loglevel=error
 	touch $(IAM_SIMULATOR_STAMP)
 
-$(STAMP): requirements-dev.txt
+# toolkit/pyproject.toml too: requirements-dev.txt installs the toolkit from ./toolkit.
+$(STAMP): requirements-dev.txt toolkit/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV_PY) -m pip install --quiet --upgrade pip
 	$(VENV_PY) -m pip install --quiet -r requirements-dev.txt

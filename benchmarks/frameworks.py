@@ -86,7 +86,7 @@ def time_local_runs(
 ) -> None:
     for name, project in projects.items():
         import_generated(project)
-        from modelbuild.local.stand_in import EmbeddedAws
+        from mlops_toolkit.stand_in import EmbeddedAws
 
         slug = project.settings["project_slug"]
         with EmbeddedAws(project.settings["aws_region"], f"{slug}-bench", f"{slug}-role") as aws:

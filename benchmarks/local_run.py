@@ -24,7 +24,7 @@ from pathlib import Path
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TEMPLATE_DIR))
 
-from demo.project import SAMPLE_DATA, import_generated, render  # noqa: E402
+from demo.project import SAMPLE_DATA, child_env, import_generated, render  # noqa: E402
 
 DATA = SAMPLE_DATA
 TARGET_SECONDS = 15.0
@@ -42,13 +42,13 @@ def pipeline_span(summary: dict) -> float:
 
 
 def run_once(project, aws, provisioned, run_dir: Path) -> tuple[float, dict]:
-    command = [sys.executable, "-m", "modelbuild.local.cli", "--input-data", str(DATA)]
+    command = [sys.executable, "-m", "mlops_toolkit.runner.cli", "--input-data", str(DATA)]
     # A first run on an empty registry has no baseline to check against: register a new one.
     command += ["--param", "SkipDataQualityCheck=true"]
     command += ["--param", "RegisterNewDataQualityBaseline=true"]
     command += ["--role-arn", provisioned.role_arn, "--artifact-bucket", provisioned.bucket]
     command += ["--run-dir", str(run_dir)]
-    env = {**os.environ, "PYTHONPATH": str(project.src)}
+    env = child_env(project)
     started = time.perf_counter()
     subprocess.run(command, cwd=project.modelbuild, env=env, check=True, capture_output=True)
     wall = time.perf_counter() - started
@@ -86,7 +86,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="local-run-bench-") as work:
         project = render(Path(work))
         import_generated(project)
-        from modelbuild.local.stand_in import EmbeddedAws
+        from mlops_toolkit.stand_in import EmbeddedAws
 
         slug = project.settings["project_slug"]
         with EmbeddedAws(project.settings["aws_region"], f"{slug}-bench", f"{slug}-role") as aws:

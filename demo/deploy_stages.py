@@ -132,8 +132,8 @@ def _name_endpoint_as_cloudformation_would(
 
 def run_staging_test(ctx: DemoContext) -> None:
     """The deploy repo's staging test, against the stack's endpoint served on loopback."""
-    from modelbuild.local.endpoint import load_endpoint
-    from modelbuild.local.model_source import describe_package
+    from mlops_toolkit.endpoint.endpoint import load_endpoint
+    from mlops_toolkit.endpoint.model_source import describe_package
 
     deploy_repo = _deploy_repo(ctx)
     export = ctx.extras["staging_export"]

@@ -11,7 +11,6 @@ the endpoint accepts and imputes.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import ClientError
 
+from demo.project import child_env
 from demo.stages import CLIENT_CONFIG, DemoContext, DemoError, Stage, run_child
 
 BATCH_ROWS = 50
@@ -62,7 +62,7 @@ def _shifted(rows: list[list[str]]) -> list[list[str]]:
 
 def _capture_into(ctx: DemoContext, phase: str) -> Path:
     """Point the endpoint's data capture at a folder of its own for this phase of traffic."""
-    from modelbuild.local.capture import CaptureWriter
+    from mlops_toolkit.endpoint.capture import CaptureWriter
 
     if ctx.endpoint.capture is not None:
         ctx.endpoint.capture.close()
@@ -82,11 +82,13 @@ def _send(ctx: DemoContext, rows: list[list[str]]) -> None:
 
 
 def _drift_report(ctx: DemoContext, capture: Path, phase: str):
-    from modelbuild.local import drift
+    from mlops_toolkit.monitoring import drift
 
     output = ctx.output_dir / "drift" / phase
     ctx.console.file.flush()
-    code = drift.main([str(capture), "--output-dir", str(output)])
+    # The demo runs outside the project folder: name the group its pyproject.toml would give.
+    group = ctx.rendered().settings["model_package_group_name"]
+    code = drift.main([str(capture), "--model-package-group", group, "--output-dir", str(output)])
     violations = json.loads((output / drift.VIOLATIONS_FILE).read_text("utf-8"))["violations"]
     ctx.extras.setdefault("drift", {})[phase] = {
         "exit": code,
@@ -144,10 +146,10 @@ def retrain_on_drift(ctx: DemoContext) -> None:
         raise DemoError("no drift was found, so nothing triggers a retrain")
     project = ctx.rendered()
     run_dir = ctx.output_dir / "retrain-run"
-    command = [sys.executable, "-m", "modelbuild.local.cli"]
+    command = [sys.executable, "-m", "mlops_toolkit.runner.cli"]
     command += ["--role-arn", ctx.role_arn, "--artifact-bucket", ctx.bucket]
     command += ["--input-data", str(ctx.input_data), "--run-dir", str(run_dir)]
-    env = {**os.environ, "PYTHONPATH": str(project.src)}
+    env = child_env(project)
     ctx.console.print("  drift found: the retraining trigger starts the pipeline again")
     started = time.monotonic()
     ctx.console.file.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -74,6 +75,13 @@ def render(output_dir: Path, **answers: str) -> RenderedProject:
     [modelbuild] = sorted(root.glob("*-modelbuild"))
     settings = json.loads((modelbuild / "src" / "modelbuild" / "project.json").read_text("utf-8"))
     return RenderedProject(root=root, modelbuild=modelbuild, settings=settings)
+
+
+def child_env(project: RenderedProject) -> dict[str, str]:
+    """This process's environment, with the generated package importable in a child (ahead of
+    whatever PYTHONPATH already names, such as a toolkit source tree)."""
+    inherited = [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(project.src), *inherited])}
 
 
 def import_generated(project: RenderedProject) -> None:

@@ -21,7 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from rich.console import Console
 
-from demo.project import RenderedProject, import_generated, render
+from demo.project import RenderedProject, child_env, import_generated, render
 
 SAMPLE_ROWS = 5
 CHILD_STOP_SECONDS = 10
@@ -54,12 +54,12 @@ class DemoContext:
     cleanup: ExitStack
     framework: str = "xgboost"
     project: RenderedProject | None = None
-    aws: Any = None  # modelbuild.local.stand_in.EmbeddedAws, importable once rendered
+    aws: Any = None  # mlops_toolkit.stand_in.EmbeddedAws
     role_arn: str = ""
     bucket: str = ""
     run_summary: dict[str, Any] = field(default_factory=dict)
     run_seconds: float = 0.0
-    endpoint: Any = None  # modelbuild.local.endpoint.LocalEndpoint
+    endpoint: Any = None  # mlops_toolkit.endpoint.endpoint.LocalEndpoint
     predictions: list[Prediction] = field(default_factory=list)
     rejected_payload: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
@@ -89,7 +89,7 @@ def render_project(ctx: DemoContext) -> None:
 
 
 def start_stand_in(ctx: DemoContext) -> None:
-    from modelbuild.local.stand_in import EmbeddedAws
+    from mlops_toolkit.stand_in import EmbeddedAws
 
     settings = ctx.rendered().settings
     slug = settings["project_slug"]
@@ -123,11 +123,11 @@ def run_child(command: list[str], cwd: Path, env: dict[str, str]) -> int:
 
 def run_pipeline_locally(ctx: DemoContext) -> None:
     project = ctx.rendered()
-    command = [sys.executable, "-m", "modelbuild.local.cli"]
+    command = [sys.executable, "-m", "mlops_toolkit.runner.cli"]
     command += ["--role-arn", ctx.role_arn, "--artifact-bucket", ctx.bucket]
     command += ["--input-data", str(ctx.input_data), "--run-dir", str(ctx.run_dir)]
     command += FIRST_RUN_PARAMETERS
-    env = {**os.environ, "PYTHONPATH": str(project.src)}
+    env = child_env(project)
     started = time.monotonic()
     ctx.console.file.flush()
     # The stand-in's endpoint and fake credentials are in os.environ, so the child uses them.
@@ -154,8 +154,8 @@ def approve_model(ctx: DemoContext) -> None:
 
 
 def serve_locally(ctx: DemoContext) -> None:
-    from modelbuild.local.endpoint import load_endpoint
-    from modelbuild.local.model_source import describe_package, latest_approved
+    from mlops_toolkit.endpoint.endpoint import load_endpoint
+    from mlops_toolkit.endpoint.model_source import describe_package, latest_approved
 
     settings = ctx.rendered().settings
     client = ctx.aws.client("sagemaker")

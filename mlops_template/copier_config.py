@@ -34,6 +34,8 @@ HEADER = (
     "# GENERATED from cookiecutter.json by `python -m mlops_template.copier_config`.\n"
     "# Do not edit: change cookiecutter.json and run that command again.\n"
 )
+# Private keys cookiecutter itself reads; they configure rendering and are no answers.
+COOKIECUTTER_SETTINGS = ("_extensions", "_copy_without_render", "_new_lines", "_jinja2_env_vars")
 _COOKIECUTTER_REF = re.compile(r"\bcookiecutter\.(\w+)")
 
 
@@ -49,7 +51,7 @@ def build_config(cookiecutter: Mapping[str, Any]) -> dict[str, Any]:
     prompts = cookiecutter.get("__prompts__", {})
     for name in names:
         config[name] = question(name, cookiecutter[name], prompts.get(name, name))
-    config["cookiecutter"] = computed_context(names)
+    config["cookiecutter"] = computed_context(names, private_constants(cookiecutter))
     return config
 
 
@@ -119,10 +121,27 @@ def question(name: str, default: Any, prompt: Any) -> dict[str, Any]:
     return entry
 
 
-def computed_context(names: list[str]) -> dict[str, Any]:
-    """The answers under the name the tree's Jinja uses; never asked and never recorded."""
-    pairs = ", ".join(f"'{name}': {name}" for name in names)
-    return {"type": "json", "when": False, "default": f"{{{{ {{{pairs}}} | tojson }}}}"}
+def private_constants(cookiecutter: Mapping[str, Any]) -> dict[str, str]:
+    """cookiecutter.json's private ``_name`` strings (e.g. ``_toolkit_version``): never asked,
+    the same in every project of a template release. Cookiecutter's own settings are not."""
+    return {
+        name: value
+        for name, value in cookiecutter.items()
+        if name.startswith("_")
+        and not name.startswith("__")
+        and name not in COOKIECUTTER_SETTINGS
+        and isinstance(value, str)
+    }
+
+
+def computed_context(
+    names: list[str], constants: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The answers under the name the tree's Jinja uses, plus the template's private constants;
+    never asked and never recorded."""
+    pairs = [f"'{name}': {name}" for name in names]
+    pairs += [f"'{name}': {json.dumps(value)}" for name, value in (constants or {}).items()]
+    return {"type": "json", "when": False, "default": f"{{{{ {{{', '.join(pairs)}}} | tojson }}}}"}
 
 
 def render_yaml(config: Mapping[str, Any]) -> str:

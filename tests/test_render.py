@@ -226,13 +226,6 @@ MUTATIONS = {
         "train.loc[:, list(RAW_FEATURES)].to_csv(path, header=False, index=False)",
         ["tests/test_data_quality.py"],
     ),
-    # Drift becomes five times harder to detect than Model Monitor's default.
-    "drift-threshold": (
-        "src/modelbuild/local/monitor_stats.py",
-        '"comparison_threshold": 0.1,',
-        '"comparison_threshold": 0.5,',
-        ["tests/test_data_quality.py"],
-    ),
     # The registered drift baseline is this run's, even when the previous one should stay.
     "drift-baseline-source": (
         "src/modelbuild/pipeline.py",

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -217,4 +218,68 @@ def test_cruft_update_carries_template_fixes(tmp_path, template_repo, aws_record
     # leaves the clashing hunk in a .rej file instead of conflict markers.
     assert "envlist = py310, lint" in (deploy / "tox.ini").read_text()
     assert "envlist = py312, lint" in (deploy / "tox.ini.rej").read_text()
+    assert aws_requests == []
+
+
+def _pre_toolkit_revision() -> str:
+    """The last template commit whose model-build repo still carried the local machinery."""
+    machinery = str(T_BUILD / "src/modelbuild/local/runner.py")
+    deleted = subprocess.run(
+        ["git", "log", "-1", "--format=%H", "--diff-filter=D", "--", machinery],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return f"{deleted}^" if deleted else "HEAD"
+
+
+def _archive(revision: str, destination: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    destination.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", revision], cwd=root, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(destination)], input=archive, check=True)
+
+
+def test_copier_update_moves_a_project_onto_the_toolkit(tmp_path, aws_recorder):
+    env, aws_requests = aws_recorder
+    template = tmp_path / "template"
+    _archive(_pre_toolkit_revision(), template)
+    assert (template / T_BUILD / "src/modelbuild/local").is_dir()
+    git(template, env, "init", "-q", "-b", "main")
+    commit_all(template, env, "before the toolkit")
+    git(template, env, "tag", "v1")
+    project = tmp_path / "projects" / SLUG
+    copy_command = [str(BIN / "copier"), "copy", "--trust", "--defaults", "--vcs-ref", "v1"]
+    run(
+        [*copy_command, "--data", f"project_slug={SLUG}", str(template), str(project)],
+        tmp_path,
+        {**env, "MLOPS_TEMPLATE_BOOTSTRAP": "no"},
+    )
+    build = project / BUILD
+    append(build / "src/modelbuild/pipeline.py", USER_NOTE)
+    commit_all(build, env, "team edits")
+    # v2: this working tree, with the machinery in the toolkit.
+    for entry in template.iterdir():
+        if entry.name != ".git":
+            subprocess.run(["rm", "-rf", str(entry)], check=True)
+    template_snapshot(template)
+    commit_all(template, env, "the toolkit")
+    git(template, env, "tag", "v2")
+
+    update = [str(BIN / "copier"), "update", "--trust", "--defaults", "--vcs-ref", "v2"]
+    run([*update, "--conflict", "inline"], build, env)
+
+    assert not (build / "src/modelbuild/local").exists()
+    pyproject = tomllib.loads((build / "pyproject.toml").read_text())
+    version = tomllib.loads((template / "toolkit/pyproject.toml").read_text())["project"]["version"]
+    local_extra = pyproject["project"]["optional-dependencies"]["local"]
+    assert f"mlops-template-toolkit=={version}" in local_extra
+    assert set(pyproject["project"]["scripts"]) == {"get-pipeline-definition", "run-pipeline"}
+    assert pyproject["tool"]["mlops-toolkit"]["pipeline"] == "modelbuild.pipeline:get_pipeline"
+    assert (build / "src/modelbuild/pipeline.py").read_text().endswith(USER_NOTE + "\n")
+    files = [p for p in build.rglob("*") if ".git" not in p.parts and p.is_file()]
+    assert [p.name for p in files if "<<<<<<<" in _text(p)] == []
     assert aws_requests == []

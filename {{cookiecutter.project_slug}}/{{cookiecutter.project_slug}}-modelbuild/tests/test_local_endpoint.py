@@ -23,14 +23,15 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from conftest import synthetic_abalone, write_csv
+from mlops_toolkit.endpoint import endpoint
+from mlops_toolkit.endpoint.endpoint import LocalEndpoint, load_endpoint
+from mlops_toolkit.endpoint.handler import InferenceHandler
+from mlops_toolkit.endpoint.model_source import describe_package, latest_approved
+from mlops_toolkit.errors import LocalRunError
+from mlops_toolkit.runner import cli
+from mlops_toolkit.stand_in import EmbeddedAws
 
 import modelbuild
-from modelbuild.local import cli, endpoint
-from modelbuild.local.endpoint import LocalEndpoint, load_endpoint
-from modelbuild.local.errors import LocalRunError
-from modelbuild.local.handler import InferenceHandler
-from modelbuild.local.model_source import describe_package, latest_approved
-from modelbuild.local.stand_in import EmbeddedAws
 from modelbuild.settings import load_settings
 
 REGION = "us-east-1"
@@ -239,8 +240,9 @@ def test_latest_approved_is_the_newest_approved_version(stand_in, run_summary):
 
 
 def test_serve_local_cli_serves_until_terminated(stand_in, run_summary, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(SRC_DIR)}
-    command = [sys.executable, "-m", "modelbuild.local.endpoint", "--latest-approved"]
+    inherited = [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC_DIR), *inherited])}
+    command = [sys.executable, "-m", "mlops_toolkit.endpoint.endpoint", "--latest-approved"]
     command += ["--port", "0", "--endpoint-name", "cli-test", "--capture-dir", str(tmp_path)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
     try:

@@ -1,19 +1,22 @@
-"""local-run: the pipeline definition executed on this machine against a moto server.
+"""local-run (from mlops-template-toolkit) runs this project's pipeline end to end.
 
-Every run here goes through the real CLI, the real step scripts and the definition that
-``pipeline.py`` produces; only AWS is stood in (a moto server on a free loopback port).
+Every run here goes through the toolkit's real CLI, this project's step scripts and the definition
+that ``pipeline.py`` produces; only AWS is stood in (a moto server on a free loopback port). This
+is the check that edits to the pipeline or the steps still run; the toolkit tests its own parts.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mlops_toolkit.runner import cli
+from mlops_toolkit.stand_in import EmbeddedAws, Provisioned
 
-from modelbuild.local import cli
-from modelbuild.local.stand_in import EmbeddedAws, Provisioned
 from modelbuild.settings import load_settings
 
 REGION = "us-east-1"
@@ -348,7 +351,7 @@ def test_bad_parameters_are_refused_before_any_step(
 def test_an_interrupted_run_stops_with_a_partial_summary(
     stand_in, account, data_file, tmp_path, monkeypatch, capsys
 ):
-    from modelbuild.local import runner
+    from mlops_toolkit.runner import runner
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -415,11 +418,29 @@ def test_data_quality_baseline_is_registered_then_checked_on_the_next_runs(
     assert "shell_weight" not in message and third.get("model_package_arn") is None
 
 
-def test_a_first_run_without_the_baseline_flags_says_what_to_pass(
-    stand_in, account, data_file, tmp_path
+def test_a_first_run_registers_a_new_baseline_by_itself(
+    stand_in, account, data_file, tmp_path, capsys
 ):
     code, summary = local_run(
         account, tmp_path / "run", "--input-data", str(data_file), first_run=False
+    )
+
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 0, err
+    assert "registers a new baseline" in err
+    assert "SkipDataQualityCheck=true" in err and "RegisterNewDataQualityBaseline=true" in err
+    check = step(summary, "CheckDataQuality")["details"]
+    assert check["skip_check"] is True and check["register_new_baseline"] is True
+
+
+def test_a_check_told_not_to_skip_without_a_baseline_says_what_to_pass(
+    stand_in, account, data_file, tmp_path
+):
+    code, summary = local_run(
+        account,
+        tmp_path / "run",
+        *("--input-data", str(data_file), "--param", "SkipDataQualityCheck=false"),
+        first_run=False,
     )
 
     assert code == 1
@@ -428,3 +449,44 @@ def test_a_first_run_without_the_baseline_flags_says_what_to_pass(
         "SkipDataQualityCheck=true and RegisterNewDataQualityBaseline=true"
         in step(summary, "CheckDataQuality")["message"]
     )
+
+
+@pytest.fixture
+def no_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A newcomer's machine: no AWS endpoint, no credentials anywhere."""
+    for name in list(os.environ):
+        if name.startswith("AWS_") and name != "AWS_DEFAULT_REGION":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def test_without_aws_one_command_registers_a_model_and_the_next_run_finds_it(
+    no_aws, tmp_path, monkeypatch, make_rows, write_rows, capsys
+):
+    # A copy of this project's pyproject.toml: its [tool.mlops-toolkit] defaults, elsewhere.
+    project = tmp_path / "checkout"
+    project.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[1] / "pyproject.toml", project)
+    write_rows(project / "data" / "abalone.csv", make_rows())
+    monkeypatch.chdir(project)
+
+    approved = ["--input-data", "data/abalone.csv", "--param", "ModelApprovalStatus=Approved"]
+    first = cli.main([*approved, "--run-dir", "runs/first"])
+
+    err = " ".join(capsys.readouterr().err.split())
+    assert first == 0, err
+    assert "started a local AWS stand-in" in err and "registers a new baseline" in err
+    summary = json.loads((project / "runs/first/run-summary.json").read_text())
+    assert summary["model_package_arn"]
+    assert (project / ".local/stand-in/registry.json").is_file()
+
+    second = cli.main([*approved, "--run-dir", "runs/second"])
+
+    err = " ".join(capsys.readouterr().err.split())
+    assert second == 0, err
+    assert "1 model version(s) restored" in err
+    assert "registers a new baseline" not in err  # it compared with the first run's baseline
+    second_summary = json.loads((project / "runs/second/run-summary.json").read_text())
+    assert step(second_summary, "CheckDataQuality")["details"]["skip_check"] is False

@@ -1,0 +1,161 @@
+"""Move step inputs and outputs between S3 and the local workspaces.
+
+S3 stays the record: every output is uploaded to the URI the definition gives it, so anything
+that reads those URIs later (the model registry, a deploy, a person with the AWS CLI) finds real
+objects. A step's inputs are copied from the local output of the step that wrote them when there
+is one, which saves a download per input; anything else (the raw data) comes from S3 or, for
+``--input-data``, straight from a local path.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from boto3.exceptions import S3UploadFailedError
+from botocore.exceptions import ClientError
+
+from mlops_toolkit.errors import StepFailed
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    key: str
+
+    @classmethod
+    def parse(cls, uri: str) -> S3Location:
+        if not is_s3_uri(uri):
+            raise ValueError(f"not an S3 URI: {uri!r}")
+        bucket, _, key = uri[len("s3://") :].partition("/")
+        if not bucket:
+            raise ValueError(f"S3 URI without a bucket: {uri!r}")
+        return cls(bucket, key)
+
+    def child(self, relative: str) -> S3Location:
+        return S3Location(self.bucket, f"{self.key.rstrip('/')}/{relative}".lstrip("/"))
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def is_s3_uri(text: str) -> bool:
+    return isinstance(text, str) and text.startswith("s3://")
+
+
+def relative_key(prefix: str, key: str) -> str:
+    """Where an object lands under an input's local path, as SageMaker lays out S3Prefix inputs."""
+    if key == prefix:
+        return key.rsplit("/", 1)[-1]
+    if prefix.endswith("/") or key.startswith(prefix + "/"):
+        return key[len(prefix) :].lstrip("/")
+    # A prefix that stops mid-name (``data/tr`` matching ``data/train/…``) keeps the last segment.
+    parent = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+    return key[len(parent) :].lstrip("/")
+
+
+def _copy_into(source: Path, destination: Path, name: str | None = None) -> int:
+    """Copy a folder's contents, or one file (named ``name``, else its own name), into it."""
+    if source.is_dir():
+        shutil.copytree(source, destination, dirs_exist_ok=True)
+        return sum(1 for path in source.rglob("*") if path.is_file())
+    shutil.copy2(source, destination / (name or source.name))
+    return 1
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return f"{details.get('Code')}: {details.get('Message')}"
+    return str(error)
+
+
+class ArtifactStore:
+    def __init__(self, s3_client) -> None:
+        self._s3 = s3_client
+        self._local: dict[str, Path] = {}
+
+    def record(self, uri: str, local: Path) -> None:
+        """Remember that ``local`` holds exactly what was uploaded to ``uri``."""
+        self._local[uri.rstrip("/")] = local
+
+    def local_copy(self, uri: str) -> Path | None:
+        wanted = uri.rstrip("/")
+        for prefix, path in self._local.items():
+            if wanted == prefix:
+                return path
+            if wanted.startswith(prefix + "/") and path.is_dir():
+                candidate = path / wanted[len(prefix) + 1 :]
+                return candidate if candidate.exists() else None
+        return None
+
+    def stage(self, source: str, destination: Path, label: str) -> int:
+        """Copy ``source`` (an S3 URI or a local path) into the directory ``destination``."""
+        destination.mkdir(parents=True, exist_ok=True)
+        if is_s3_uri(source):
+            local = self.local_copy(source)
+            if local is not None:
+                # A single object lands under its key's last segment, as a download would.
+                return _copy_into(local, destination, source.rstrip("/").rsplit("/", 1)[-1])
+            return self._download(source, destination, label)
+        return self._copy_local(source, destination, label)
+
+    def _copy_local(self, source: str, destination: Path, label: str) -> int:
+        path = Path(source.removeprefix("file://")).expanduser()
+        if not path.exists():
+            raise StepFailed(f"{label}: {path} does not exist")
+        try:
+            return _copy_into(path, destination)
+        except OSError as error:
+            raise StepFailed(f"{label}: cannot read {path} ({error.strerror or error})") from None
+
+    def _keys(self, location: S3Location) -> list[str]:
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=location.bucket, Prefix=location.key
+        )
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+    def _download(self, uri: str, destination: Path, label: str) -> int:
+        location = S3Location.parse(uri)
+        try:
+            keys = [key for key in self._keys(location) if not key.endswith("/")]
+            if not keys:
+                raise StepFailed(f"{label}: no objects found at {uri}")
+            for key in keys:
+                target = destination / relative_key(location.key, key)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._s3.download_file(location.bucket, key, str(target))
+        except ClientError as error:
+            raise StepFailed(f"{label}: cannot read {uri}: {_describe(error)}") from None
+        return len(keys)
+
+    def upload(self, source: Path, uri: str) -> int:
+        """Upload a file, or every file under a directory, to ``uri`` (a key or a prefix)."""
+        location = S3Location.parse(uri)
+        files = (
+            [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+        )
+        try:
+            for path in files:
+                target = (
+                    location
+                    if source.is_file()
+                    else location.child(path.relative_to(source).as_posix())
+                )
+                self._s3.upload_file(str(path), target.bucket, target.key)
+        except (ClientError, S3UploadFailedError) as error:
+            raise StepFailed(f"cannot upload to {uri}: {_describe(error)}") from None
+        self.record(uri, source)
+        return len(files)
+
+    def read(self, uri: str) -> bytes:
+        local = self.local_copy(uri)
+        if local is not None and local.is_file():
+            return local.read_bytes()
+        location = S3Location.parse(uri)
+        try:
+            return self._s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
+        except ClientError as error:
+            raise StepFailed(f"cannot read {uri}: {_describe(error)}") from None

@@ -1,0 +1,1 @@
+"""Model Monitor statistics, KLL sketches, drift checks and the drift report (drift-report)."""

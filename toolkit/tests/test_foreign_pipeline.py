@@ -1,0 +1,190 @@
+"""The runner runs a pipeline that is not the template's, end to end, from outside any project.
+
+The pipeline (``foreign_pipeline``) has two processing steps side by side feeding a third, and a
+condition on a JsonGet of another step's property file; its builder takes other arguments.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import s3_json
+
+from mlops_toolkit.runner import cli
+
+PIPELINE = "foreign_pipeline:build"
+
+
+def numbers(stand_in, account, values: list[float]) -> str:
+    body = "\n".join(str(v) for v in values).encode()
+    stand_in.client("s3").put_object(Bucket=account.bucket, Key="numbers/a.txt", Body=body)
+    return f"s3://{account.bucket}/numbers/"
+
+
+def local_run(account, run_dir: Path, *extra: str) -> tuple[int, dict | None]:
+    code = cli.main(
+        [
+            *("--role-arn", account.role_arn, "--artifact-bucket", account.bucket),
+            *("--run-dir", str(run_dir)),
+            *extra,
+        ]
+    )
+    summary_file = run_dir / "run-summary.json"
+    return code, json.loads(summary_file.read_text()) if summary_file.exists() else None
+
+
+def statuses(summary: dict) -> dict[str, str]:
+    return {step["name"]: step["status"] for step in summary["steps"]}
+
+
+def test_parallel_steps_feed_a_third_and_the_gate_reads_another_property_file(
+    stand_in, account, elsewhere, tmp_path
+):
+    numbers(stand_in, account, [1, 2, 3, 4, 10])
+
+    code, summary = local_run(account, tmp_path / "run", "--pipeline", PIPELINE)
+
+    assert code == 0, summary
+    assert summary["pipeline_name"] == "numbers-report"
+    assert statuses(summary) == {
+        "CountRows": "Succeeded",
+        "SumValues": "Succeeded",
+        "Combine": "Succeeded",
+        "EnoughRows": "Succeeded",
+        "Publish": "Succeeded",
+        "TooFewRows": "NotExecuted",
+    }
+    gate = next(s for s in summary["steps"] if s["name"] == "EnoughRows")
+    assert gate["details"]["outcome"] is True
+    published = next(s for s in summary["steps"] if s["name"] == "Publish")
+    uri = published["outputs"]["published"]["s3_uri"] + "/published.json"
+    assert s3_json(stand_in, uri) == {"rows": 5, "mean": 4.0, "published": True}
+
+
+def test_the_else_branch_fails_the_run_with_the_pipelines_message(
+    stand_in, account, elsewhere, tmp_path
+):
+    numbers(stand_in, account, [1, 2])
+
+    code, summary = local_run(account, tmp_path / "run", "--pipeline", PIPELINE)
+
+    assert code == 1
+    assert statuses(summary)["Publish"] == "NotExecuted"
+    assert statuses(summary)["TooFewRows"] == "Failed"
+    assert summary["failure_reason"] == "only 2 rows; MinRows is 3"
+
+
+def test_a_definition_file_runs_as_the_function_does(stand_in, account, elsewhere, tmp_path):
+    import boto3
+    from foreign_pipeline import build
+
+    numbers(stand_in, account, [5, 5, 5])
+    pipeline = build(
+        role_arn=account.role_arn,
+        default_bucket=account.bucket,
+        boto_session=boto3.Session(region_name=stand_in.region),
+    )
+    definition_file = tmp_path / "numbers.json"
+    definition_file.write_text(pipeline.definition())
+
+    code, summary = local_run(
+        account, tmp_path / "run", "--definition", str(definition_file), "--param", "MinRows=4"
+    )
+
+    assert code == 1
+    assert summary["pipeline_name"] == "numbers"
+    assert summary["failure_reason"] == "only 3 rows; MinRows is 4"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ([], "which pipeline?"),
+        (["--pipeline", "foreign_pipeline"], "expects module:function"),
+        (["--pipeline", "no_such_module:build"], "cannot import no_such_module"),
+        (["--pipeline", "foreign_pipeline:nothing"], "has no function nothing"),
+        (["--pipeline", PIPELINE, "--input-data", "x.csv"], "add input-parameter"),
+        (["--pipeline", PIPELINE, "--param", "Nope=1"], "the pipeline has no such parameter"),
+    ],
+)
+def test_what_cannot_run_is_refused_before_any_step(
+    stand_in, account, elsewhere, tmp_path, capsys, arguments, message
+):
+    code, summary = local_run(account, tmp_path / "run", *arguments)
+
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert summary is None
+
+
+def test_a_builder_argument_local_run_cannot_give_is_named(
+    stand_in, account, elsewhere, tmp_path, capsys, monkeypatch
+):
+    import foreign_pipeline
+
+    def needs_more(*, role_arn, default_bucket, boto_session, team):
+        raise AssertionError("must not be called")
+
+    monkeypatch.setattr(foreign_pipeline, "needs_more", needs_more, raising=False)
+    code, _ = local_run(account, tmp_path / "run", "--pipeline", "foreign_pipeline:needs_more")
+
+    assert code == 2
+    assert "needs team, which local-run cannot supply" in capsys.readouterr().err
+
+
+def test_an_unsupported_step_is_refused_naming_it(stand_in, account, elsewhere, tmp_path, capsys):
+    definition = {
+        "Version": "2020-12-01",
+        "Parameters": [],
+        "Steps": [{"Name": "Notify", "Type": "Lambda", "Arguments": {}}],
+    }
+    definition_file = tmp_path / "lambda.json"
+    definition_file.write_text(json.dumps(definition))
+
+    code, summary = local_run(account, tmp_path / "run", "--definition", str(definition_file))
+
+    assert code == 2
+    assert "step 'Notify' has type 'Lambda'" in capsys.readouterr().err
+    assert summary is None
+
+
+def test_code_uploaded_with_the_definition_file_is_what_the_steps_run(
+    stand_in, account, elsewhere, tmp_path
+):
+    import boto3
+    from foreign_pipeline import SCRIPTS, build
+
+    numbers(stand_in, account, [2, 4])
+    pipeline = build(
+        role_arn=account.role_arn,
+        default_bucket=account.bucket,
+        boto_session=boto3.Session(region_name=stand_in.region),
+    )
+    definition = json.loads(pipeline.definition())
+    definition_file = tmp_path / "numbers.json"
+    definition_file.write_text(json.dumps(definition))
+    # Take the uploaded code away again: --code must bring it back from the folders given.
+    s3 = stand_in.client("s3")
+    code_flags = []
+    for step in definition["Steps"][:3]:
+        [code] = [i for i in step["Arguments"]["ProcessingInputs"] if i["InputName"] == "code"]
+        uri = code["S3Input"]["S3Uri"]
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        s3.delete_object(Bucket=bucket, Key=key)
+        folder = tmp_path / "code" / step["Name"]
+        folder.mkdir(parents=True)
+        script = SCRIPTS / key.rsplit("/", 1)[1]
+        (folder / script.name).write_text(script.read_text())
+        code_flags += ["--code", f"{folder}=s3://{bucket}/{key.rsplit('/', 1)[0]}"]
+
+    code, summary = local_run(
+        account,
+        tmp_path / "run",
+        *("--definition", str(definition_file), "--param", "MinRows=1"),
+        *code_flags,
+    )
+
+    assert code == 0, summary
+    assert statuses(summary)["Publish"] == "Succeeded"
