@@ -31,6 +31,7 @@ from mlops_toolkit.cli_support import (
 from mlops_toolkit.config import ProjectConfig, load_config
 from mlops_toolkit.errors import LocalRunError
 from mlops_toolkit.local_aws import stand_in_unless_configured
+from mlops_toolkit.runner import fork_server
 from mlops_toolkit.runner.console import RichReporter, render_summary
 from mlops_toolkit.runner.first_run import first_run_overrides
 from mlops_toolkit.runner.parameters import input_data_value, resolve_parameters
@@ -42,6 +43,7 @@ from mlops_toolkit.runner.pipeline_source import (
     load_definition_file,
 )
 from mlops_toolkit.runner.runner import LocalRun, RunOptions, new_execution_id
+from mlops_toolkit.runner.scripts import base_environment
 from mlops_toolkit.runner.summary import SUCCEEDED
 from mlops_toolkit.stand_in import DEFAULT_REGION
 
@@ -119,6 +121,15 @@ def build_parser(config: ProjectConfig) -> argparse.ArgumentParser:
         "--run-dir",
         type=Path,
         help="exact folder for this run (default: <runs-dir>/<execution id>)",
+    )
+    parser.add_argument(
+        "--fork-server",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run Python steps in children of a process that has already imported numpy, pandas, "
+        "scikit-learn and XGBoost (default: on where the OS can fork, unless "
+        f"{fork_server.ENV_DISABLE}=0); each step keeps its own process, folder, environment, "
+        "log, exit status and timeout",
     )
     parser.add_argument(
         "--json", action="store_true", help="print the run summary as JSON on stdout when done"
@@ -264,7 +275,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             config = load_config()
             args = build_parser(config).parse_args(argv)
-            with stand_in_if_needed(args, config, console) as effective:
+            # Started first: it imports the step libraries while the pipeline is being built.
+            with (
+                fork_server.fork_server(args.fork_server, base_environment()),
+                stand_in_if_needed(args, config, console) as effective,
+            ):
                 return execute(effective, config, console)
         except LocalRunError as error:
             raise CliError(str(error)) from None

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO
 
 from mlops_toolkit.errors import StepFailed
+from mlops_toolkit.runner import fork_server
 
 # Enough of stderr to carry a multi-line validation message, short enough for a summary.
 MAX_DETAIL_CHARS = 2000
@@ -48,21 +49,42 @@ def failure_detail(stderr: str) -> str:
     return text if len(text) <= MAX_DETAIL_CHARS else "…" + text[-MAX_DETAIL_CHARS:]
 
 
+def _start(run: ScriptRun, env: dict[str, str], log: IO[str], label: str):
+    """The step's process: a child of the fork server where it can run there, else a fresh one."""
+    server = fork_server.active()
+    if server is not None and server.can_run(run.command, env):
+        read_end, write_end = os.pipe()
+        try:
+            forked = server.start(run.command, run.cwd, env, log, write_end)
+        finally:
+            os.close(write_end)
+        if forked is not None:
+            return forked, os.fdopen(read_end, "rb")
+        os.close(read_end)
+    try:
+        process = subprocess.Popen(
+            run.command, cwd=run.cwd, env=env, stdout=log, stderr=subprocess.PIPE
+        )
+    except OSError as error:
+        raise StepFailed(f"{label}: cannot start {run.command[0]} ({error})") from None
+    return process, process.stderr
+
+
+def base_environment() -> dict[str, str]:
+    """What every step's environment starts from, before the step's own variables."""
+    return {**SHARED_MACHINE_ENV, **os.environ, "PYTHONUNBUFFERED": "1"}
+
+
 def run_script(run: ScriptRun, label: str) -> None:
     """Run to completion; raise StepFailed with the script's own explanation if it fails."""
     run.log_file.parent.mkdir(parents=True, exist_ok=True)
-    env = {**SHARED_MACHINE_ENV, **os.environ, "PYTHONUNBUFFERED": "1", **run.env}
+    env = {**base_environment(), **run.env}
     stderr_lines: list[str] = []
     with run.log_file.open("a", encoding="utf-8") as log:
         log.write(f"$ {shlex.join(run.command)}\n")
         log.flush()
-        try:
-            process = subprocess.Popen(
-                run.command, cwd=run.cwd, env=env, stdout=log, stderr=subprocess.PIPE
-            )
-        except OSError as error:
-            raise StepFailed(f"{label}: cannot start {run.command[0]} ({error})") from None
-        reader = threading.Thread(target=_tee, args=(process.stderr, log, stderr_lines))
+        process, stderr = _start(run, env, log, label)
+        reader = threading.Thread(target=_tee, args=(stderr, log, stderr_lines))
         reader.start()
         try:
             returncode = process.wait(timeout=run.timeout)
@@ -78,6 +100,7 @@ def run_script(run: ScriptRun, label: str) -> None:
         finally:
             process.wait()
             reader.join()
+            stderr.close()
     if returncode != 0:
         raise StepFailed(_failure_message(run, label, returncode, "".join(stderr_lines)))
 

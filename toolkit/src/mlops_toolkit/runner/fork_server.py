@@ -1,0 +1,274 @@
+"""A fork server for step scripts: one process, started when local-run starts, imports the
+libraries step scripts use (numpy, pandas, scikit-learn, XGBoost: whichever are installed) while
+the pipeline is being built; each Python step then runs in a child forked from it.
+
+The child is as isolated as a fresh ``python script.py`` would be: its own process, working
+folder, environment (``os.environ`` replaced whole), ``sys.argv`` and ``sys.path[0]``, stdout in
+the step's log and stderr on a pipe the runner reads, its own exit status, and a kill when it
+runs past its timeout. What it saves is the second or two each step spends importing those
+libraries and tearing the interpreter down again (the child leaves with ``os._exit`` after
+running the script's ``atexit`` handlers and flushing its output).
+
+Libraries read some variables once, when they load (OpenMP's ``OMP_*``, the BLAS thread counts,
+``PYTHON*``). A step whose environment gives one of those a different value than the server has
+runs as a fresh process instead (see ``can_run``), so it sees exactly what it asked for.
+
+Protocol, over a Unix socket pair: the runner sends a length-prefixed JSON request with two file
+descriptors attached (stdout, stderr); the server answers ``{"pid": n}`` once the child is
+forked and ``{"status": code}`` once it has been reaped. One step at a time, as the runner runs.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib
+import importlib.util
+import json
+import os
+import runpy
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+# Imported by the server before it forks. Only those installed are imported; the list is the
+# step libraries of the frameworks the template generates (torch stays out: large, and its
+# threads do not survive a fork).
+PRELOAD = ("numpy", "pandas", "scipy", "sklearn", "xgboost")
+# Read when a library loads, so a child of the server cannot change them.
+LOAD_TIME_PREFIXES = ("OMP_", "GOMP_", "KMP_", "MKL_", "OPENBLAS_", "BLIS_", "PYTHON")
+# PYTHONUNBUFFERED only matters at start-up, and a forked child flushes on every write anyway.
+LOAD_TIME_EXEMPT = frozenset({"PYTHONUNBUFFERED"})
+ENV_DISABLE = "MLOPS_TOOLKIT_FORK_SERVER"
+_HEADER = struct.Struct("!I")
+_KILL_SIGNAL = getattr(signal, "SIGKILL", signal.SIGTERM)
+
+
+def load_time_variables(env: dict[str, str]) -> dict[str, str]:
+    return {
+        name: value
+        for name, value in env.items()
+        if name.startswith(LOAD_TIME_PREFIXES) and name not in LOAD_TIME_EXEMPT
+    }
+
+
+def _send(sock: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
+    body = json.dumps(message).encode("utf-8")
+    header = _HEADER.pack(len(body))
+    if fds:
+        socket.send_fds(sock, [header], fds)
+    else:
+        sock.sendall(header)
+    sock.sendall(body)
+
+
+def _receive_exactly(sock: socket.socket, size: int) -> bytes:
+    chunks, remaining = [], size
+    while remaining:
+        chunk = sock.recv(remaining)
+        if not chunk:
+            raise EOFError("the fork server closed its socket")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _receive(sock: socket.socket, max_fds: int = 0) -> tuple[dict[str, Any], list[int]]:
+    if max_fds:
+        header, fds, _, _ = socket.recv_fds(sock, _HEADER.size, max_fds)
+        if not header:
+            raise EOFError("the fork server closed its socket")
+        if len(header) < _HEADER.size:
+            header += _receive_exactly(sock, _HEADER.size - len(header))
+    else:
+        header, fds = _receive_exactly(sock, _HEADER.size), []
+    (size,) = _HEADER.unpack(header)
+    return json.loads(_receive_exactly(sock, size).decode("utf-8")), list(fds)
+
+
+# ---------------------------------------------------------------- the server side
+
+
+def _exit_code(stop: SystemExit) -> int:
+    """What ``python script.py`` exits with for this SystemExit."""
+    if stop.code is None:
+        return 0
+    if isinstance(stop.code, int):
+        return stop.code
+    print(stop.code, file=sys.stderr)
+    return 1
+
+
+def _run_child(request: dict[str, Any], stdout_fd: int, stderr_fd: int) -> int:
+    os.dup2(stdout_fd, 1)
+    os.dup2(stderr_fd, 2)
+    os.close(stdout_fd)
+    os.close(stderr_fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    script = request["argv"][0]
+    sys.argv = list(request["argv"])
+    sys.path[0] = str(Path(script).resolve().parent)
+    # Line-buffered, as PYTHONUNBUFFERED asks: the log shows progress while the step runs.
+    sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
+    try:
+        runpy.run_path(script, run_name="__main__")
+        code = 0
+    except SystemExit as stop:
+        code = _exit_code(stop)
+    except BaseException:  # noqa: BLE001 - report it as the interpreter would, then exit 1
+        traceback.print_exc()
+        code = 1
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return code
+
+
+def _wait_status(pid: int) -> int:
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def serve(fd: int) -> None:
+    """Preload, then fork one child per request until the runner closes the socket."""
+    sock = socket.socket(fileno=fd)
+    # Ctrl-C reaches the whole process group: the runner handles it and closes the socket.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in PRELOAD:
+        if importlib.util.find_spec(name) is not None:
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+    while True:
+        try:
+            request, fds = _receive(sock, max_fds=2)
+        except (EOFError, OSError):
+            return
+        stdout_fd, stderr_fd = fds
+        pid = os.fork()
+        if pid == 0:
+            sock.close()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            code = 1
+            try:
+                code = _run_child(request, stdout_fd, stderr_fd)
+            finally:
+                os._exit(code & 0xFF if code >= 0 else 1)
+        os.close(stdout_fd)
+        os.close(stderr_fd)
+        _send(sock, {"pid": pid})
+        _send(sock, {"status": _wait_status(pid)})
+
+
+# ---------------------------------------------------------------- the runner side
+
+
+class ForkedStep:
+    """A step running in a child of the server; waits and kills like ``subprocess.Popen``."""
+
+    def __init__(self, client: ForkServer, pid: int) -> None:
+        self._client, self.pid, self.returncode = client, pid, None
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            self._client.sock.settimeout(timeout)
+            try:
+                reply, _ = _receive(self._client.sock)
+            except TimeoutError:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout or 0.0) from None
+            finally:
+                self._client.sock.settimeout(None)
+            self.returncode = int(reply["status"])
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, _KILL_SIGNAL)
+
+
+class ForkServer:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        command = [
+            sys.executable,
+            "-c",
+            f"from mlops_toolkit.runner.fork_server import serve; serve({theirs.fileno()})",
+        ]
+        self.env = dict(env)
+        self.process = subprocess.Popen(
+            command, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=self.env
+        )
+        theirs.close()
+        self._lock = threading.Lock()
+        self.broken = False
+
+    def can_run(self, command: list[str], env: dict[str, str]) -> bool:
+        """A Python script with this interpreter, and nothing the preloaded libraries read at
+        load time set differently from the server's own environment."""
+        if self.broken or len(command) < 2 or command[0] != sys.executable:
+            return False
+        if not command[1].endswith(".py") or not Path(command[1]).is_file():
+            return False
+        return load_time_variables(env) == load_time_variables(self.env)
+
+    def start(self, command: list[str], cwd: Path, env: dict[str, str], stdout, stderr_fd: int):
+        """Fork the step; None when the server is gone (the caller starts a process instead)."""
+        request = {"argv": command[1:], "cwd": str(cwd), "env": env}
+        with self._lock:
+            try:
+                _send(self.sock, request, [stdout.fileno(), stderr_fd])
+                reply, _ = _receive(self.sock)
+            except (EOFError, OSError):
+                self.broken = True
+                return None
+        return ForkedStep(self, int(reply["pid"]))
+
+    def close(self) -> None:
+        self.sock.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+_active: ForkServer | None = None
+
+
+def active() -> ForkServer | None:
+    return _active
+
+
+def enabled(wanted: bool | None) -> bool:
+    if wanted is not None:
+        return wanted
+    return hasattr(os, "fork") and os.environ.get(ENV_DISABLE, "1") != "0"
+
+
+@contextlib.contextmanager
+def fork_server(wanted: bool | None, env: dict[str, str]) -> Iterator[ForkServer | None]:
+    """Start the server (unless turned off) with ``env``, the environment steps start from, for
+    the steps run inside the block."""
+    global _active
+    if not enabled(wanted) or not hasattr(os, "fork"):
+        yield None
+        return
+    server = ForkServer(env)
+    _active = server
+    try:
+        yield server
+    finally:
+        _active = None
+        server.close()

@@ -1,0 +1,119 @@
+"""The fork server: each step forked from it is as isolated as a fresh process would be."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlops_toolkit.errors import StepFailed
+from mlops_toolkit.runner import fork_server
+from mlops_toolkit.runner.scripts import ScriptRun, base_environment, run_script
+
+pytestmark = pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+
+# Printed by a step: whether the server had numpy imported before forking it.
+PRELOADED = "import sys\nprint('preloaded', 'numpy' in sys.modules)\n"
+
+
+@pytest.fixture
+def server():
+    with fork_server.fork_server(True, base_environment()) as started:
+        yield started
+
+
+def _step(folder: Path, body: str, **options) -> ScriptRun:
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / "step.py"
+    script.write_text(body)
+    return ScriptRun(
+        command=[sys.executable, str(script), "--alpha", "1"],
+        cwd=folder,
+        log_file=folder / "step.log",
+        **options,
+    )
+
+
+def _log(run: ScriptRun) -> list[str]:
+    return run.log_file.read_text().splitlines()
+
+
+def test_a_forked_step_has_its_own_folder_environment_arguments_and_log(server, tmp_path):
+    body = PRELOADED + (
+        "import os\n"
+        "print('cwd', os.getcwd())\n"
+        "print('env', os.environ['STEP_ONLY'])\n"
+        "print('argv', sys.argv[1:])\n"
+        "print('path0', sys.path[0])\n"
+    )
+    run = _step(tmp_path / "a", body, env={"STEP_ONLY": "a"})
+
+    run_script(run, "step A")
+
+    log = _log(run)
+    assert "preloaded True" in log
+    assert f"cwd {tmp_path / 'a'}" in log
+    assert "env a" in log
+    assert "argv ['--alpha', '1']" in log
+    assert f"path0 {tmp_path / 'a'}" in log
+
+
+def test_what_one_step_changes_does_not_reach_the_next(server, tmp_path):
+    first = "import os, json\nos.environ['LEAK'] = '1'\njson.leaked = True\nos.chdir('/')\n"
+    second = (
+        "import os, json\nprint('env', os.environ.get('LEAK'))\n"
+        "print('module', getattr(json, 'leaked', False))\nprint('cwd', os.getcwd())\n"
+    )
+    run_script(_step(tmp_path / "a", first), "step A")
+    run = _step(tmp_path / "b", second)
+
+    run_script(run, "step B")
+
+    assert _log(run)[-3:] == ["env None", "module False", f"cwd {tmp_path / 'b'}"]
+
+
+def test_exit_status_and_the_scripts_message_are_its_own(server, tmp_path):
+    body = PRELOADED + "sys.exit('column x: 3 rows are not numbers')"
+    run = _step(tmp_path / "a", body)
+
+    with pytest.raises(StepFailed) as failed:
+        run_script(run, "step Prep")
+
+    assert str(failed.value) == "step Prep exited with code 1: column x: 3 rows are not numbers"
+    assert "preloaded True" in _log(run)
+    with pytest.raises(StepFailed, match=r"exited with code 7: \(it printed nothing"):
+        run_script(_step(tmp_path / "b", "import sys\nsys.exit(7)"), "step B")
+    with pytest.raises(StepFailed, match=r"exited with code 1: ValueError: bad shape$"):
+        run_script(_step(tmp_path / "c", "raise ValueError('bad shape')"), "step C")
+
+
+def test_a_crash_or_a_timeout_in_one_step_does_not_poison_the_next(server, tmp_path):
+    crash = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
+    with pytest.raises(StepFailed, match=r"exited with code -9"):
+        run_script(_step(tmp_path / "a", crash), "step A")
+    slow = "import time\ntime.sleep(30)"
+    with pytest.raises(StepFailed, match=r"MaxRuntimeInSeconds \(1 s\)"):
+        run_script(_step(tmp_path / "b", slow, timeout=1.0), "step B")
+    run = _step(tmp_path / "c", PRELOADED + "print('fine')")
+
+    run_script(run, "step C")
+
+    assert _log(run)[-2:] == ["preloaded True", "fine"]
+
+
+def test_a_step_that_sets_a_load_time_variable_runs_as_a_fresh_process(server, tmp_path):
+    run = _step(tmp_path / "a", PRELOADED, env={"OMP_NUM_THREADS": "1"})
+
+    run_script(run, "step A")
+
+    assert "preloaded False" in _log(run)
+
+
+def test_the_server_can_be_turned_off(monkeypatch, tmp_path):
+    monkeypatch.setenv(fork_server.ENV_DISABLE, "0")
+    with fork_server.fork_server(None, base_environment()) as started:
+        assert started is None
+        run = _step(tmp_path / "a", PRELOADED)
+        run_script(run, "step A")
+    assert "preloaded False" in _log(run)
