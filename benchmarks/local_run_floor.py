@@ -197,12 +197,15 @@ class InProcessScripts:
         sys.argv, sys.path[0:0] = argv, [str(Path(script).parent)]
         code: object = 0
         started = time.perf_counter()
-        with run.log_file.open("a", encoding="utf-8") as log:
-            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-                try:
-                    runpy.run_path(script, run_name="__main__")
-                except SystemExit as stop:
-                    code = stop.code or 0
+        with (
+            run.log_file.open("a", encoding="utf-8") as log,
+            contextlib.redirect_stdout(log),
+            contextlib.redirect_stderr(log),
+        ):
+            try:
+                runpy.run_path(script, run_name="__main__")
+            except SystemExit as stop:
+                code = stop.code or 0
         self.seconds[label.removeprefix("step ")] = time.perf_counter() - started
         os.chdir(saved_cwd)
         os.environ.clear()
@@ -285,7 +288,7 @@ def main() -> None:
         from mlops_toolkit.stand_in import EmbeddedAws
 
         slug = project.settings["project_slug"]
-        data = {scale: scaled_data(scale, work / "data" / f"abalone-{scale}x.csv") for scale in scales}
+        data = {scale: scaled_data(scale, work / f"data-{scale}x.csv") for scale in scales}
         rows = {scale: sum(1 for _ in data[scale].open()) for scale in scales}
         with EmbeddedAws(project.settings["aws_region"], f"{slug}-bench", f"{slug}-role") as aws:
             provisioned = aws.provision()
