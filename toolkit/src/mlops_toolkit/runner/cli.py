@@ -33,9 +33,11 @@ from mlops_toolkit.errors import LocalRunError
 from mlops_toolkit.local_aws import stand_in_unless_configured
 from mlops_toolkit.runner import fork_server
 from mlops_toolkit.runner.console import RichReporter, render_summary
+from mlops_toolkit.runner.definition_cache import DefinitionCache, cached_build
 from mlops_toolkit.runner.first_run import first_run_overrides
 from mlops_toolkit.runner.parameters import input_data_value, resolve_parameters
 from mlops_toolkit.runner.pipeline_source import (
+    OFFERED,
     BuildInputs,
     BuiltPipeline,
     build_from_function,
@@ -48,6 +50,7 @@ from mlops_toolkit.runner.summary import SUCCEEDED
 from mlops_toolkit.stand_in import DEFAULT_REGION
 
 DEFAULT_RUNS_DIR = Path("local-runs")
+DEFINITION_CACHE_DIR = "definitions"
 ENV_ROLE_ARN = "SAGEMAKER_PIPELINE_ROLE_ARN"
 ENV_ARTIFACT_BUCKET = "ARTIFACT_BUCKET"
 EXIT_FAILED = 1
@@ -123,6 +126,13 @@ def build_parser(config: ProjectConfig) -> argparse.ArgumentParser:
         help="exact folder for this run (default: <runs-dir>/<execution id>)",
     )
     parser.add_argument(
+        "--definition-cache",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="reuse the definition built last time while the pipeline's package, the SDK and the "
+        f"build inputs are unchanged (kept in <local-dir>/{DEFINITION_CACHE_DIR}; default: on)",
+    )
+    parser.add_argument(
         "--fork-server",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -191,7 +201,7 @@ def upload_code(pairs: list[str], session) -> None:
             s3.upload_file(str(path), target.bucket, key)
 
 
-def load_pipeline(args: argparse.Namespace, session) -> BuiltPipeline:
+def load_pipeline(args: argparse.Namespace, config: ProjectConfig, session) -> BuiltPipeline:
     if args.definition:
         return load_definition_file(args.definition, args.pipeline_name)
     if not args.pipeline:
@@ -207,7 +217,17 @@ def load_pipeline(args: argparse.Namespace, session) -> BuiltPipeline:
         pipeline_name=args.pipeline_name,
         git_commit=git_commit(),
     )
-    return build_from_function(args.pipeline, inputs, args.verbose)
+    if not args.definition_cache:
+        return build_from_function(args.pipeline, inputs, args.verbose)
+
+    def build() -> tuple[str, dict]:
+        built = build_from_function(args.pipeline, inputs, args.verbose)
+        return built.name, built.definition
+
+    cache = DefinitionCache(config.root / config.local_dir / DEFINITION_CACHE_DIR)
+    described = {name: getattr(inputs, name) for name in OFFERED if name != "boto_session"}
+    name, definition = cached_build(cache, args.pipeline, described, session, build)
+    return BuiltPipeline(name, definition)
 
 
 def run_parameters(
@@ -233,7 +253,7 @@ def prepare_run(
 ) -> tuple[LocalRun, RichReporter]:
     session = boto_session(args.region)
     upload_code(args.code, session)
-    built = load_pipeline(args, session)
+    built = load_pipeline(args, config, session)
     parameters = run_parameters(args, config, built, session, console)
     execution_id = new_execution_id()
     options = RunOptions(

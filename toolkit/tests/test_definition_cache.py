@@ -1,0 +1,86 @@
+"""The definition cache: reused only while nothing the pipeline was built from changed, and a
+reused definition finds its step code in S3 again."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlops_toolkit.runner.definition_cache import DefinitionCache, cache_key, cached_build
+
+INPUTS = {"role_arn": "arn:aws:iam::123456789012:role/r", "region": "us-east-1"}
+
+
+@pytest.fixture
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "src" / "cachedpipe"
+    (root / "steps").mkdir(parents=True)
+    (root / "__init__.py").write_text("")
+    (root / "pipeline.py").write_text("def get_pipeline(): ...\n")
+    (root / "steps" / "train.py").write_text("print('v1')\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    yield root
+    sys.modules.pop("cachedpipe", None)
+
+
+def test_the_key_follows_the_package_files_and_the_build_inputs(package):
+    reference = "cachedpipe.pipeline:get_pipeline"
+    first = cache_key(reference, INPUTS)
+
+    assert cache_key(reference, INPUTS) == first
+    assert cache_key(reference, {**INPUTS, "git_commit": "abc"}) != first
+    (package / "steps" / "train.py").write_text("print('v2')\n")
+    assert cache_key(reference, INPUTS) != first
+    assert cache_key("no_such_package.pipeline:get", INPUTS) is None
+
+
+def test_a_hit_skips_the_build_and_puts_the_uploaded_code_back(
+    package, tmp_path, stand_in, account
+):
+    session = stand_in.session()
+    s3 = session.client("s3")
+    builds = []
+
+    def build():
+        builds.append(1)
+        # As the SDK does: its clients come from the session while the pipeline is built.
+        session.client("s3").put_object(
+            Bucket=account.bucket, Key="code/train.py", Body=b"print('v1')\n"
+        )
+        return "pipe", {"Steps": [{"Name": "Train"}]}
+
+    cache = DefinitionCache(tmp_path / "cache")
+    reference = "cachedpipe.pipeline:get_pipeline"
+
+    assert cached_build(cache, reference, INPUTS, session, build) == (
+        "pipe",
+        {"Steps": [{"Name": "Train"}]},
+    )
+    s3.delete_object(Bucket=account.bucket, Key="code/train.py")
+    assert cached_build(cache, reference, INPUTS, session, build)[0] == "pipe"
+
+    assert len(builds) == 1
+    body = s3.get_object(Bucket=account.bucket, Key="code/train.py")["Body"].read()
+    assert body == b"print('v1')\n"
+    (package / "steps" / "train.py").write_text("print('v2')\n")
+    cached_build(cache, reference, INPUTS, session, build)
+    assert len(builds) == 2
+
+
+def test_a_build_whose_uploads_were_not_seen_is_not_cached(package, tmp_path, stand_in, account):
+    session = stand_in.session()
+    own_client = stand_in.session().client("s3")
+    builds = []
+
+    def build():
+        builds.append(1)
+        own_client.put_object(Bucket=account.bucket, Key="code/train.py", Body=b"x")
+        return "pipe", {"Steps": []}
+
+    cache = DefinitionCache(tmp_path / "cache")
+    for _ in range(2):
+        cached_build(cache, "cachedpipe.pipeline:get_pipeline", INPUTS, session, build)
+
+    assert len(builds) == 2
