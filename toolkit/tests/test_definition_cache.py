@@ -22,7 +22,8 @@ def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (root / "steps" / "train.py").write_text("print('v1')\n")
     monkeypatch.syspath_prepend(str(tmp_path / "src"))
     yield root
-    sys.modules.pop("cachedpipe", None)
+    for name in ("cachedpipe", "cachedpipe.pipeline"):
+        sys.modules.pop(name, None)
 
 
 def test_the_key_follows_the_package_files_and_the_build_inputs(package):
@@ -34,6 +35,15 @@ def test_the_key_follows_the_package_files_and_the_build_inputs(package):
     (package / "steps" / "train.py").write_text("print('v2')\n")
     assert cache_key(reference, INPUTS) != first
     assert cache_key("no_such_package.pipeline:get", INPUTS) is None
+
+
+def test_a_module_already_imported_is_never_looked_up(package, monkeypatch):
+    # Its code may differ from its files (patched in memory): the files cannot vouch for it.
+    import cachedpipe.pipeline
+
+    monkeypatch.setattr(cachedpipe.pipeline, "get_pipeline", lambda: "patched")
+
+    assert cache_key("cachedpipe.pipeline:get_pipeline", INPUTS) is None
 
 
 def test_a_hit_skips_the_build_and_puts_the_uploaded_code_back(

@@ -7,8 +7,10 @@ the step code it uploads included), the SageMaker SDK, toolkit and Python versio
 inputs (role, bucket, region, pipeline name, git commit). An entry keeps the definition and a
 copy of every object the build uploaded to S3 (recorded from the session's ``PutObject`` and
 ``CreateMultipartUpload`` calls); a hit uploads those copies again, from these local files, so
-the run finds its code wherever it runs. A pipeline function that also reads something outside
-its package (environment variables, other files) should run with ``--no-definition-cache``.
+the run finds its code wherever it runs. A process that has imported the pipeline's module
+already builds anew (its code may have been changed in memory). A pipeline function that also
+reads something outside its package (environment variables, other files) should run with
+``--no-definition-cache``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import importlib.util
 import json
 import platform
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
@@ -59,7 +62,12 @@ def package_files(module_name: str) -> list[Path] | None:
 
 
 def cache_key(reference: str, build_inputs: dict[str, Any]) -> str | None:
-    files = package_files(reference.partition(":")[0])
+    """None where the files cannot vouch for the code: no package files found, or the module is
+    already imported in this process (it may have been changed in memory since, as tests do)."""
+    module_name = reference.partition(":")[0]
+    if module_name in sys.modules:
+        return None
+    files = package_files(module_name)
     if not files:
         return None
     digest = hashlib.sha256()
