@@ -1,4 +1,4 @@
-"""Time `python -m cicd bootstrap --yes` against the local AWS stand-in (target ≤ 10 s).
+"""Time `mlops-bootstrap bootstrap --yes` against the local AWS stand-in (target ≤ 10 s).
 
 Each run is a fresh process on a freshly generated project and an empty moto server, as a user's
 first bootstrap is; git pushes go to local bare repositories. Teardown is timed too.
@@ -23,7 +23,7 @@ from bootstrap_stand_in import (  # noqa: E402
     copy_project,
     inventory,
     render_seed_project,
-    run_cicd,
+    run_bootstrap,
     stand_in,
 )
 
@@ -32,7 +32,7 @@ TARGET_SECONDS = 10.0
 
 def timed(project: Path, env: dict[str, str], *args: str) -> float:
     started = time.perf_counter()
-    result = run_cicd(project, env, *args)
+    result = run_bootstrap(project, env, *args)
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
@@ -54,7 +54,7 @@ def main() -> None:
             if inventory(aws) != BOOTSTRAPPED:
                 raise SystemExit(f"unexpected resources after bootstrap: {inventory(aws)}")
             teardowns.append(timed(project, env, "teardown", "--yes"))
-    print(f"python -m cicd bootstrap --yes, {runs} fresh runs against moto on 127.0.0.1")
+    print(f"mlops-bootstrap bootstrap --yes, {runs} fresh runs against moto on 127.0.0.1")
     print(
         f"  bootstrap  median {statistics.median(bootstraps):.2f} s   "
         f"max {max(bootstraps):.2f} s   target {TARGET_SECONDS:.2f} s"

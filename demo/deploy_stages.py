@@ -1,7 +1,8 @@
 """Demo stages for the AWS side of a project: bootstrap, and the staging deployment.
 
-They drive the generated deploy repository's own tools (``python -m cicd bootstrap``,
-``build.py``, ``test/test.py``) against the embedded stand-in, as CodeBuild would in AWS.
+They drive the tools a team runs on the generated deploy repository (``mlops-bootstrap
+bootstrap`` from the toolkit, ``build.py``, ``test/test.py``) against the embedded stand-in, as
+CodeBuild would in AWS.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def bootstrap_project(ctx: DemoContext) -> None:
         "MLOPS_BOOTSTRAP_STACK_POLL_SECONDS": "1",
     }
     ctx.console.file.flush()
-    if run_child([sys.executable, "-m", "cicd", "bootstrap", "--yes"], deploy_repo, env) != 0:
+    bootstrap = [sys.executable, "-m", "mlops_toolkit.bootstrap", "bootstrap", "--yes"]
+    if run_child(bootstrap, deploy_repo, env) != 0:
         raise DemoError("the bootstrap failed; its output above names the resource and the error")
     _print_inventory(ctx, slug)
 

@@ -4,6 +4,10 @@ asked, run the bootstrap that creates the AWS resources.
 
 Nothing here may fail the hook: cookiecutter deletes the generated project when a hook exits
 non-zero, so every problem becomes a message that says how to finish by hand.
+
+The git helpers and the bootstrap are the toolkit's (``mlops_toolkit.bootstrap``), taken from the
+template checkout's own ``toolkit/src``: the version the project pins, by construction, with no
+installation into the Python that runs cookiecutter (which needs only boto3 and its own PyYAML).
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ BOOTSTRAP_ANSWER = "bootstrap_aws"
 YES, NO = "yes", "no"
 PREFIX = "mlops-template:"
 REPOS = ("modelbuild", "modeldeploy")
+TOOLKIT_SRC = Path(__file__).resolve().parents[1] / "toolkit" / "src"
+BOOTSTRAP_MODULE = "mlops_toolkit.bootstrap"
+# What the toolkit's bootstrap imports beyond the standard library.
+BOOTSTRAP_IMPORTS = ("boto3", "yaml")
 
 
 def main(
@@ -87,7 +95,7 @@ def bootstrap_wanted(answers: Mapping[str, object], env: Mapping[str, str]) -> t
 
 
 def finish_command(deploy_dir: Path) -> str:
-    return f"cd '{deploy_dir}' && python -m cicd bootstrap"
+    return f"cd '{deploy_dir}' && pip install -r cicd/requirements.txt && mlops-bootstrap bootstrap"
 
 
 def init_repositories(
@@ -95,7 +103,7 @@ def init_repositories(
 ) -> bool:
     """``git init`` each repository with one commit on main; False (with a warning) if git is
     missing or fails, since pushing needs both repositories."""
-    gitrepo = _load_gitrepo(deploy_dir)
+    gitrepo = _load_gitrepo()
     if not gitrepo.git_available():
         print(
             f"{PREFIX} warning: git is not installed, so the repositories were not initialised. "
@@ -115,10 +123,9 @@ def init_repositories(
     return True
 
 
-def _load_gitrepo(deploy_dir: Path) -> ModuleType:
-    # The git helpers ship inside the generated project (the bootstrap uses them later too);
-    # loaded by path so a second project in the same process gets its own copy.
-    path = deploy_dir / "cicd" / "gitrepo.py"
+def _load_gitrepo() -> ModuleType:
+    # Loaded by path: an installed mlops_toolkit of another version must not answer instead.
+    path = TOOLKIT_SRC / "mlops_toolkit" / "bootstrap" / "gitrepo.py"
     spec = importlib.util.spec_from_file_location(f"_mlops_gitrepo_{abs(hash(path))}", path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
@@ -127,22 +134,34 @@ def _load_gitrepo(deploy_dir: Path) -> ModuleType:
     return module
 
 
+def bootstrap_command(deploy_dir: Path, interactive: bool) -> tuple[list[str], dict[str, str]]:
+    """The toolkit's bootstrap for ``deploy_dir``, from the template's source, and its
+    environment. Unattended (no terminal), answering yes to bootstrap_aws is the consent."""
+    command = [sys.executable, "-m", BOOTSTRAP_MODULE, "bootstrap"]
+    command += ["--deploy-repo", str(deploy_dir)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TOOLKIT_SRC), env.get("PYTHONPATH")]))
+    return [*command, *([] if interactive else ["--yes"])], env
+
+
+def missing_imports() -> list[str]:
+    return [name for name in BOOTSTRAP_IMPORTS if importlib.util.find_spec(name) is None]
+
+
 def run_bootstrap(deploy_dir: Path, interactive: bool, out: TextIO) -> int:
-    """Run ``python -m cicd bootstrap`` in the deploy repository; its exit status, reported."""
+    """Run the bootstrap in the deploy repository; its exit status, reported."""
     finish = finish_command(deploy_dir)
-    if importlib.util.find_spec("boto3") is None:
+    missing = missing_imports()
+    if missing:
         print(
-            f"{PREFIX} boto3 is not installed in the Python running cookiecutter "
-            f"({sys.executable}), so the AWS resources were not created. Install it "
-            "(`pipx inject cookiecutter boto3`, or `pip install -r cicd/requirements.txt` in a "
-            f"virtualenv), then run: {finish}",
+            f"{PREFIX} {' and '.join(missing)} not installed in the Python running cookiecutter "
+            f"({sys.executable}), so the AWS resources were not created. Install boto3 there "
+            "(`pipx inject cookiecutter boto3`) and generate again, or run: "
+            f"{finish}",
             file=out,
         )
         return 1
-    # Unattended (no terminal), answering yes to bootstrap_aws is the consent.
-    command = [sys.executable, "-m", "cicd", "bootstrap", *([] if interactive else ["--yes"])]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(deploy_dir), env.get("PYTHONPATH")]))
+    command, env = bootstrap_command(deploy_dir, interactive)
     out.flush()
     status = subprocess.run(command, cwd=deploy_dir, env=env, check=False).returncode
     if status != 0:

@@ -30,7 +30,7 @@ def resources_data(answers: Mapping[str, object]) -> dict[str, object]:
     return {
         "_comment": (
             "Written by mlops-template when the project was generated; read by "
-            "`python -m cicd bootstrap` and `teardown`. Edit before the first bootstrap to rename."
+            "`mlops-bootstrap bootstrap` and `teardown`. Edit before the first bootstrap to rename."
         ),
         "project": project,
         "names": names.as_dict(),

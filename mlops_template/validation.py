@@ -442,8 +442,8 @@ def _check_bootstrap_choice(value: str) -> Finding | None:
         return None
     return Finding(
         "is not yes or no",
-        "answer no to only generate files (run `python -m cicd bootstrap` later), "
-        "or yes to create the AWS resources now",
+        "answer no to only generate files (run `mlops-bootstrap bootstrap` in the deploy "
+        "repository later), or yes to create the AWS resources now",
     )
 
 

@@ -8,7 +8,6 @@ Nothing else about moto is changed.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
@@ -21,7 +20,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -138,23 +136,6 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def load_cicd(deploy_repo: Path) -> ModuleType:
-    """Import the ``cicd`` package of one deploy repository afresh (another copy may be loaded)."""
-    for name in [name for name in sys.modules if name == "cicd" or name.startswith("cicd.")]:
-        del sys.modules[name]
-    sys.path.insert(0, str(deploy_repo))
-    # The template tree is copied into every project: no __pycache__ may appear in it.
-    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
-    try:
-        package = importlib.import_module("cicd")
-        for module in ("cli", "project", "stack", "faults", "removers", "state", "remote"):
-            importlib.import_module(f"cicd.{module}")
-    finally:
-        sys.dont_write_bytecode = writes_bytecode
-        sys.path.remove(str(deploy_repo))
-    return package
-
-
 def bare_remotes(root: Path) -> Path:
     """Empty bare repositories standing in for CodeCommit's git side."""
     root.mkdir(parents=True, exist_ok=True)
@@ -164,7 +145,7 @@ def bare_remotes(root: Path) -> Path:
 
 
 def bootstrap_env(stand_in: StandIn, remotes: Path, **extra: str) -> dict[str, str]:
-    """A complete environment for ``python -m cicd``: fake credentials, the stand-in's endpoint,
+    """A complete environment for ``mlops-bootstrap``: fake credentials, the stand-in's endpoint,
     local remotes, fast retries; nothing inherited that could reach a real account."""
     env = {
         key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "MLOPS_"))
@@ -185,10 +166,16 @@ def bootstrap_env(stand_in: StandIn, remotes: Path, **extra: str) -> dict[str, s
     return env
 
 
-def run_cicd(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """``python -m cicd ARGS`` in the project's deploy repository, as a user runs it."""
+# The console script this environment's toolkit installed, as a user's shell finds it.
+BOOTSTRAP_COMMAND = str(Path(sys.executable).with_name("mlops-bootstrap"))
+
+
+def run_bootstrap(
+    project: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``mlops-bootstrap ARGS`` in the project's deploy repository, as a user runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "cicd", *args],
+        [BOOTSTRAP_COMMAND, *args],
         cwd=project / f"{SLUG}-modeldeploy",
         env=env,
         stdin=subprocess.DEVNULL,

@@ -1,4 +1,4 @@
-"""``python -m cicd bootstrap|teardown`` run as a user runs them, against a moto server."""
+"""``mlops-bootstrap bootstrap|teardown`` run as a user runs them, against a moto server."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from bootstrap_stand_in import (
     read_json,
     remote_head,
     render_seed_project,
-    run_cicd,
+    run_bootstrap,
     stand_in,
 )
 
@@ -79,7 +79,7 @@ def git_status(project: Path, repo: str) -> str:
 
 
 def test_full_run_creates_everything_and_pushes_main(aws, project, env, remotes):
-    result = run_cicd(project, env, "bootstrap", "--yes")
+    result = run_bootstrap(project, env, "bootstrap", "--yes")
 
     assert result.returncode == 0, result.stderr
     assert inventory(aws) == BOOTSTRAPPED
@@ -108,7 +108,7 @@ def test_full_run_creates_everything_and_pushes_main(aws, project, env, remotes)
 
 
 def test_plan_names_account_region_and_every_resource(project, env):
-    result = run_cicd(project, env, "bootstrap", "--dry-run")
+    result = run_bootstrap(project, env, "bootstrap", "--dry-run")
 
     assert result.returncode == 0, result.stderr
     for expected in (
@@ -125,7 +125,7 @@ def test_plan_names_account_region_and_every_resource(project, env):
 
 
 def test_dry_run_changes_nothing(aws, project, env, remotes):
-    result = run_cicd(project, env, "bootstrap", "--dry-run")
+    result = run_bootstrap(project, env, "bootstrap", "--dry-run")
 
     assert result.returncode == 0, result.stderr
     assert "Dry run: 6 step(s) would change something" in result.stdout
@@ -135,12 +135,14 @@ def test_dry_run_changes_nothing(aws, project, env, remotes):
 
 
 def test_second_run_changes_nothing(aws, project, env, remotes):
-    assert run_cicd(project, env, "bootstrap", "--yes").returncode == 0
+    assert run_bootstrap(project, env, "bootstrap", "--yes").returncode == 0
     state_before = (project / ".mlops-bootstrap.json").read_bytes()
     # Any AWS write on the second run would now fail loudly.
     deny_writes = ";".join(f"{operation}:deny" for operation in BOOTSTRAP_WRITES)
 
-    again = run_cicd(project, {**env, "MLOPS_BOOTSTRAP_FAULT": deny_writes}, "bootstrap", "--yes")
+    again = run_bootstrap(
+        project, {**env, "MLOPS_BOOTSTRAP_FAULT": deny_writes}, "bootstrap", "--yes"
+    )
 
     assert again.returncode == 0, again.stderr
     assert "Nothing to do: every resource is in place." in again.stdout
@@ -152,20 +154,20 @@ def test_no_credentials_says_how_to_configure_and_finish(aws, project, env):
     bare = {key: value for key, value in env.items() if not key.startswith("AWS_ACCESS")}
     bare.pop("AWS_SECRET_ACCESS_KEY")
 
-    result = run_cicd(project, bare, "bootstrap", "--yes")
+    result = run_bootstrap(project, bare, "bootstrap", "--yes")
 
     assert result.returncode == 3
     assert "no AWS credentials" in result.stderr
     assert "aws configure" in result.stderr
     assert str(project) in result.stderr
-    assert f"cd '{project / f'{SLUG}-modeldeploy'}' && python -m cicd bootstrap" in result.stderr
+    assert f"cd '{project / f'{SLUG}-modeldeploy'}' && mlops-bootstrap bootstrap" in result.stderr
     assert "Traceback" not in result.stderr
     assert inventory(aws) == EMPTY
     assert git_status(project, f"{SLUG}-modeldeploy") == ""
 
 
 def test_unattended_run_without_yes_is_refused(aws, project, env):
-    result = run_cicd(project, env, "bootstrap")
+    result = run_bootstrap(project, env, "bootstrap")
 
     assert result.returncode == 2
     assert "pass --yes" in result.stderr
@@ -177,7 +179,7 @@ def test_someone_elses_repository_blocks_before_any_change(aws, project, env):
         repositoryName=f"{SLUG}-modeldeploy", repositoryDescription="the payments team's code"
     )
 
-    result = run_cicd(project, env, "bootstrap", "--yes")
+    result = run_bootstrap(project, env, "bootstrap", "--yes")
 
     assert result.returncode == 1
     assert f"{SLUG}-modeldeploy already exists and is not this project's" in result.stderr
@@ -188,14 +190,14 @@ def test_failed_push_stops_and_the_rerun_finishes(aws, project, env, remotes):
     deploy_remote = remotes / f"{SLUG}-modeldeploy.git"
     deploy_remote.rename(remotes / "unreachable.git")
 
-    failed = run_cicd(project, env, "bootstrap", "--yes")
+    failed = run_bootstrap(project, env, "bootstrap", "--yes")
 
     assert failed.returncode == 1
     assert f"git push main '{SLUG}-modeldeploy' failed" in failed.stderr
     assert "Re-run to continue where it stopped" in failed.stderr
     assert inventory(aws)["stacks"] == []
     (remotes / "unreachable.git").rename(deploy_remote)
-    assert run_cicd(project, env, "bootstrap", "--yes").returncode == 0
+    assert run_bootstrap(project, env, "bootstrap", "--yes").returncode == 0
     assert remote_head(remotes, f"{SLUG}-modeldeploy") == local_head(project, f"{SLUG}-modeldeploy")
     assert inventory(aws) == BOOTSTRAPPED
 
@@ -204,7 +206,7 @@ def test_repository_left_without_git_is_initialised_then_pushed(aws, project, en
     build_repo = project / f"{SLUG}-modelbuild"
     shutil.rmtree(build_repo / ".git")
 
-    result = run_cicd(project, env, "bootstrap", "--yes")
+    result = run_bootstrap(project, env, "bootstrap", "--yes")
 
     assert result.returncode == 0, result.stderr
     assert git_status(project, f"{SLUG}-modelbuild") == ""
@@ -289,11 +291,11 @@ def simulate_ci_cd(aws, project: Path, env: dict[str, str]) -> None:
 
 
 def test_teardown_lists_first_then_leaves_nothing_behind(aws, project, env):
-    assert run_cicd(project, env, "bootstrap", "--yes").returncode == 0
+    assert run_bootstrap(project, env, "bootstrap", "--yes").returncode == 0
     simulate_ci_cd(aws, project, env)
     assert all(extra_inventory(aws).values())
 
-    listed = run_cicd(project, env, "teardown", "--dry-run")
+    listed = run_bootstrap(project, env, "teardown", "--dry-run")
     assert listed.returncode == 0, listed.stderr
     for name in (
         f"{SLUG}-deploy-staging",
@@ -308,7 +310,7 @@ def test_teardown_lists_first_then_leaves_nothing_behind(aws, project, env):
     assert "Dry run: 10 resource(s) would be deleted" in listed.stdout
     assert inventory(aws)["stacks"] == [f"{SLUG}-cicd", f"{SLUG}-deploy-staging"]
 
-    done = run_cicd(project, env, "teardown", "--yes")
+    done = run_bootstrap(project, env, "teardown", "--yes")
 
     assert done.returncode == 0, done.stderr
     assert inventory(aws) == EMPTY
@@ -330,7 +332,7 @@ def test_teardown_keeps_what_is_not_this_projects(aws, project, env):
         repositoryName=f"{SLUG}-modelbuild", repositoryDescription="someone else's"
     )
 
-    result = run_cicd(project, env, "teardown", "--yes")
+    result = run_bootstrap(project, env, "teardown", "--yes")
 
     assert result.returncode == 0, result.stderr
     assert "keep (not this project's)" in result.stdout

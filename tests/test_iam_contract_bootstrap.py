@@ -1,10 +1,11 @@
-"""IAM contract of whoever runs ``python -m cicd bootstrap`` and ``teardown``.
+"""IAM contract of whoever runs ``mlops-bootstrap bootstrap`` and ``teardown``.
 
 There is no role for them in the stack: they run with a person's (or a platform pipeline's)
-credentials. ``python -m cicd policy`` prints the policies those credentials need, from
-``cicd/bootstrap-policy.json``. These tests run bootstrap (first run, a run with nothing to do, a
-run that updates the stack) and teardown (dry run, then for real, after the pipelines have added
-their resources) against moto under the call recorder, add the git pushes and every CloudFormation
+credentials. ``mlops-bootstrap policy`` prints the policies those credentials need, from the
+deploy repository's ``cicd/bootstrap-policy.json``. These tests run bootstrap (first run, a run
+with nothing to do, a run that updates the stack) and teardown (dry run, then for real, after the
+pipelines have added their resources) against moto under the call recorder, add the git pushes
+and every CloudFormation
 resource handler's permissions (the stack has no service role), and check the rendered policies
 allow all of it and grant nothing else.
 """
@@ -23,10 +24,9 @@ from bootstrap_stand_in import (
     bare_remotes,
     bootstrap_env,
     copy_project,
-    load_cicd,
     remote_head,
     render_seed_project,
-    run_cicd,
+    run_bootstrap,
     stand_in,
 )
 from iam_contract.api_calls import to_requests
@@ -35,6 +35,8 @@ from iam_contract.handlers import handler_work
 from iam_contract.project import ACCOUNT, cicd_stack, deploy_repo
 from iam_contract.recorder import ApiCall, CallRecorder
 from iam_contract.stack import resource_policies
+from mlops_toolkit.bootstrap import policy
+from mlops_toolkit.bootstrap.project import load_project
 from test_bootstrap_cli import simulate_ci_cd
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning")
@@ -92,14 +94,13 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> BootstrapWork:
         pushed = [repo for repo in pushed if remote_head(remotes, repo)]
     stack = cicd_stack(seed)
     handlers = handler_work(stack)
-    cicd = load_cicd(deploy_repo(seed))
-    loaded = cicd.project.load_project(seed, deploy_repo(seed) / "cicd" / "resources.json")
+    loaded = load_project(deploy_repo(seed), seed)
     return BootstrapWork(
         calls,
         pushed,
         handlers.requests,
         handlers.unmatched,
-        cicd.policy.render(loaded, ACCOUNT),
+        policy.render(loaded, ACCOUNT),
         stack.region,
         resource_policies(stack),
     )
@@ -108,7 +109,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> BootstrapWork:
 def _run(
     project: Path, recorder: CallRecorder, env: dict[str, str], args: tuple[str, ...], log: Path
 ) -> list[ApiCall]:
-    done: subprocess.CompletedProcess[str] = run_cicd(
+    done: subprocess.CompletedProcess[str] = run_bootstrap(
         project, recorder.environment(env, log), *args
     )
     assert done.returncode == 0, f"{' '.join(args)}: {done.stdout}\n{done.stderr}"
@@ -222,7 +223,7 @@ def test_policy_command_writes_the_rendered_policies(work: BootstrapWork, tmp_pa
     seed = render_seed_project(tmp_path / "seed")
     env = {"PATH": "/usr/bin:/bin", "PYTHONWARNINGS": "ignore"}
     out = tmp_path / "policies"
-    done = run_cicd(seed, env, "policy", "--account-id", ACCOUNT, "--output-dir", str(out))
+    done = run_bootstrap(seed, env, "policy", "--account-id", ACCOUNT, "--output-dir", str(out))
     assert done.returncode == 0, done.stderr
     written = {path.stem: json.loads(path.read_text()) for path in sorted(out.glob("*.json"))}
     assert written == work.policies
@@ -230,6 +231,6 @@ def test_policy_command_writes_the_rendered_policies(work: BootstrapWork, tmp_pa
 
 def test_policy_command_rejects_a_malformed_account(tmp_path: Path) -> None:
     seed = render_seed_project(tmp_path / "seed")
-    done = run_cicd(seed, {"PATH": "/usr/bin:/bin"}, "policy", "--account-id", "12345")
+    done = run_bootstrap(seed, {"PATH": "/usr/bin:/bin"}, "policy", "--account-id", "12345")
     assert done.returncode == 2
     assert "--account-id '12345' is not a 12-digit AWS account id" in done.stderr

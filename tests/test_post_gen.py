@@ -105,7 +105,8 @@ def test_default_generation_makes_two_repositories_and_never_calls_aws(
     assert aws_counter.requests == 0
     printed = capfd.readouterr().out
     assert "AWS resources not created (bootstrap_aws=no)" in printed
-    assert f"cd '{project / REPOS[1]}' && python -m cicd bootstrap" in printed
+    finish = "pip install -r cicd/requirements.txt && mlops-bootstrap bootstrap"
+    assert f"cd '{project / REPOS[1]}' && {finish}" in printed
 
 
 def test_first_commit_works_without_a_git_identity(tmp_path, aws_counter, monkeypatch):
@@ -169,9 +170,8 @@ def test_failed_bootstrap_keeps_the_project_and_says_how_to_finish(tmp_path, mon
         assert git(project / repo, "rev-list", "--count", "main") == "1"
     printed = capfd.readouterr()
     assert "no AWS credentials" in printed.err
-    assert f"Finish later with: cd '{project / REPOS[1]}' && python -m cicd bootstrap" in (
-        printed.out
-    )
+    finish = "pip install -r cicd/requirements.txt && mlops-bootstrap bootstrap"
+    assert f"Finish later with: cd '{project / REPOS[1]}' && {finish}" in printed.out
 
 
 def test_bootstrap_yes_creates_the_resources_and_pushes(tmp_path, monkeypatch):
@@ -257,3 +257,32 @@ def test_hook_logic_never_fails_generation(tmp_path):
     assert status == 0
     assert "warning: the post-generation step failed" in out.getvalue()
     assert f"the files are kept in {tmp_path}" in out.getvalue()
+
+
+def test_the_hook_runs_the_bootstrap_from_the_templates_own_toolkit(tmp_path):
+    command, env = post_gen.bootstrap_command(tmp_path, interactive=False)
+
+    module_and_args = ["-m", "mlops_toolkit.bootstrap", "bootstrap", "--deploy-repo", str(tmp_path)]
+    assert command[1:] == [*module_and_args, "--yes"]
+    source = Path(env["PYTHONPATH"].split(os.pathsep)[0])
+    assert source == TEMPLATE_DIR / "toolkit" / "src"
+    assert (source / "mlops_toolkit" / "bootstrap" / "cli.py").is_file()
+    # On a terminal the bootstrap asks; --yes stands for consent only when nobody can answer.
+    assert post_gen.bootstrap_command(tmp_path, interactive=True)[0][1:] == module_and_args
+
+
+def test_without_pyyaml_or_boto3_the_hook_says_what_to_install(tmp_path, monkeypatch):
+    real_find_spec = post_gen.importlib.util.find_spec
+    monkeypatch.setattr(
+        post_gen.importlib.util,
+        "find_spec",
+        lambda name: None if name == "yaml" else real_find_spec(name),
+    )
+    monkeypatch.setattr(post_gen.subprocess, "run", lambda *a, **k: pytest.fail("ran anyway"))
+    out = io.StringIO()
+
+    assert post_gen.run_bootstrap(tmp_path, False, out) == 1
+
+    printed = out.getvalue()
+    assert "yaml not installed in the Python running cookiecutter" in printed
+    assert f"cd '{tmp_path}' && pip install -r cicd/requirements.txt" in printed

@@ -91,6 +91,36 @@ def test_generated_modelbuild_depends_on_the_toolkit_only_for_local_work(tmp_pat
     assert f"def {function}(" in pipeline_source.read_text()
 
 
+def test_generated_modeldeploy_depends_on_the_toolkit_only_to_bootstrap(tmp_path):
+    project = render_project(tmp_path)
+    deploy_repo = project / f"{project.name}-modeldeploy"
+    requirements = (deploy_repo / "cicd/requirements.txt").read_text().splitlines()
+    assert f"{DISTRIBUTION}[bootstrap]=={toolkit_version()}" in requirements
+    # CodeBuild installs requirements.txt and runs build.py and the staging test: none of that
+    # may need the toolkit.
+    for codebuild_file in ("requirements.txt", "buildspec.yml", "test/buildspec.yml"):
+        assert DISTRIBUTION not in (deploy_repo / codebuild_file).read_text(), codebuild_file
+    assert "mlops_toolkit" not in _imported_roots(deploy_repo)
+    assert not list((deploy_repo / "cicd").glob("*.py"))
+    assert {"cicd-stack.yml", "resources.json", "bootstrap-policy.json"} <= {
+        path.name for path in (deploy_repo / "cicd").iterdir()
+    }
+
+
+def test_the_bootstrap_imports_only_boto3_pyyaml_and_the_standard_library():
+    # The post-generation hook runs it in cookiecutter's Python, where only boto3 was added.
+    folder = TOOLKIT / "src/mlops_toolkit/bootstrap"
+    third_party = _imported_roots(folder) - set(sys.stdlib_module_names) - {"__future__"}
+    assert third_party == {"boto3", "botocore", "yaml", "mlops_toolkit"}
+    toolkit_modules = {
+        node.module
+        for path in folder.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mlops_toolkit")
+    }
+    assert all(module.startswith("mlops_toolkit.bootstrap") for module in toolkit_modules)
+
+
 def _imported_roots(folder: Path) -> set[str]:
     roots: set[str] = set()
     for path in folder.rglob("*.py"):

@@ -221,11 +221,10 @@ def test_cruft_update_carries_template_fixes(tmp_path, template_repo, aws_record
     assert aws_requests == []
 
 
-def _pre_toolkit_revision() -> str:
-    """The last template commit whose model-build repo still carried the local machinery."""
-    machinery = str(T_BUILD / "src/modelbuild/local/runner.py")
+def _revision_before_deletion(path: Path) -> str:
+    """The last template commit that still had ``path`` (HEAD while its deletion is uncommitted)."""
     deleted = subprocess.run(
-        ["git", "log", "-1", "--format=%H", "--diff-filter=D", "--", machinery],
+        ["git", "log", "-1", "--format=%H", "--diff-filter=D", "--", str(path)],
         cwd=Path(__file__).resolve().parents[1],
         capture_output=True,
         text=True,
@@ -243,13 +242,13 @@ def _archive(revision: str, destination: Path) -> None:
     subprocess.run(["tar", "-x", "-C", str(destination)], input=archive, check=True)
 
 
-def test_copier_update_moves_a_project_onto_the_toolkit(tmp_path, aws_recorder):
-    env, aws_requests = aws_recorder
+def _project_from(revision: str, tmp_path: Path, env: dict[str, str]) -> tuple[Path, Path]:
+    """A project copied (no AWS) from the template at ``revision``, tagged v1; returns the
+    template repository and the project folder."""
     template = tmp_path / "template"
-    _archive(_pre_toolkit_revision(), template)
-    assert (template / T_BUILD / "src/modelbuild/local").is_dir()
+    _archive(revision, template)
     git(template, env, "init", "-q", "-b", "main")
-    commit_all(template, env, "before the toolkit")
+    commit_all(template, env, "v1")
     git(template, env, "tag", "v1")
     project = tmp_path / "projects" / SLUG
     copy_command = [str(BIN / "copier"), "copy", "--trust", "--defaults", "--vcs-ref", "v1"]
@@ -258,28 +257,81 @@ def test_copier_update_moves_a_project_onto_the_toolkit(tmp_path, aws_recorder):
         tmp_path,
         {**env, "MLOPS_TEMPLATE_BOOTSTRAP": "no"},
     )
-    build = project / BUILD
-    append(build / "src/modelbuild/pipeline.py", USER_NOTE)
-    commit_all(build, env, "team edits")
-    # v2: this working tree, with the machinery in the toolkit.
+    return template, project
+
+
+def _update_to_this_tree(template: Path, repo: Path, env: dict[str, str]) -> None:
+    """Release this working tree as v2 of ``template`` and ``copier update`` ``repo`` to it."""
     for entry in template.iterdir():
         if entry.name != ".git":
             subprocess.run(["rm", "-rf", str(entry)], check=True)
     template_snapshot(template)
-    commit_all(template, env, "the toolkit")
+    commit_all(template, env, "v2")
     git(template, env, "tag", "v2")
-
     update = [str(BIN / "copier"), "update", "--trust", "--defaults", "--vcs-ref", "v2"]
-    run([*update, "--conflict", "inline"], build, env)
+    run([*update, "--conflict", "inline"], repo, env)
+
+
+def _toolkit_version(template: Path) -> str:
+    return tomllib.loads((template / "toolkit/pyproject.toml").read_text())["project"]["version"]
+
+
+def _conflicted(repo: Path) -> list[str]:
+    files = [p for p in repo.rglob("*") if ".git" not in p.parts and p.is_file()]
+    return [p.name for p in files if "<<<<<<<" in _text(p)]
+
+
+def test_copier_update_moves_a_project_onto_the_toolkit(tmp_path, aws_recorder):
+    env, aws_requests = aws_recorder
+    revision = _revision_before_deletion(T_BUILD / "src/modelbuild/local/runner.py")
+    template, project = _project_from(revision, tmp_path, env)
+    build = project / BUILD
+    assert (build / "src/modelbuild/local").is_dir()
+    append(build / "src/modelbuild/pipeline.py", USER_NOTE)
+    commit_all(build, env, "team edits")
+
+    _update_to_this_tree(template, build, env)
 
     assert not (build / "src/modelbuild/local").exists()
     pyproject = tomllib.loads((build / "pyproject.toml").read_text())
-    version = tomllib.loads((template / "toolkit/pyproject.toml").read_text())["project"]["version"]
     local_extra = pyproject["project"]["optional-dependencies"]["local"]
-    assert f"mlops-template-toolkit=={version}" in local_extra
+    assert f"mlops-template-toolkit=={_toolkit_version(template)}" in local_extra
     assert set(pyproject["project"]["scripts"]) == {"get-pipeline-definition", "run-pipeline"}
     assert pyproject["tool"]["mlops-toolkit"]["pipeline"] == "modelbuild.pipeline:get_pipeline"
     assert (build / "src/modelbuild/pipeline.py").read_text().endswith(USER_NOTE + "\n")
-    files = [p for p in build.rglob("*") if ".git" not in p.parts and p.is_file()]
-    assert [p.name for p in files if "<<<<<<<" in _text(p)] == []
+    assert _conflicted(build) == []
+    assert aws_requests == []
+
+
+def test_copier_update_moves_the_bootstrap_into_the_toolkit(tmp_path, aws_recorder):
+    env, aws_requests = aws_recorder
+    revision = _revision_before_deletion(T_DEPLOY / "cicd/bootstrap.py")
+    template, project = _project_from(revision, tmp_path, env)
+    deploy = project / DEPLOY
+    assert (deploy / "cicd/bootstrap.py").is_file()
+    names_before = json.loads((deploy / "cicd/resources.json").read_text())["names"]
+    # The team owns the CI/CD stack and the deploy code: its edits must survive the move.
+    append(deploy / "cicd/cicd-stack.yml", USER_NOTE)
+    append(deploy / "build.py", USER_NOTE)
+    commit_all(deploy, env, "team edits")
+
+    _update_to_this_tree(template, deploy, env)
+
+    assert sorted(p.name for p in (deploy / "cicd").iterdir()) == [
+        "README.md",
+        "bootstrap-policy.json",
+        "cicd-stack.yml",
+        "requirements.txt",
+        "resources.json",
+    ]
+    assert (deploy / "cicd/cicd-stack.yml").read_text().endswith(USER_NOTE + "\n")
+    assert (deploy / "build.py").read_text().endswith(USER_NOTE + "\n")
+    assert json.loads((deploy / "cicd/resources.json").read_text())["names"] == names_before
+    requirements = (deploy / "cicd/requirements.txt").read_text().splitlines()
+    assert f"mlops-template-toolkit[bootstrap]=={_toolkit_version(template)}" in requirements
+    assert "mlops-template-toolkit" not in (deploy / "requirements.txt").read_text()
+    assert "mlops-bootstrap bootstrap" in (deploy / "cicd/README.md").read_text()
+    assert _conflicted(deploy) == []
+    # The update's changes, the deletions among them, are pending for review, not committed.
+    assert git(deploy, env, "rev-list", "--count", "HEAD").strip() == "2"
     assert aws_requests == []

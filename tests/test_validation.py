@@ -393,7 +393,7 @@ def test_bootstrap_choice_accepted(choice: str) -> None:
 def test_bootstrap_choice_rejected(choice: str) -> None:
     problem = only_problem("bootstrap_aws", bootstrap_aws=choice)
     assert problem.rule == "is not yes or no"
-    assert "python -m cicd bootstrap" in problem.fix
+    assert "mlops-bootstrap bootstrap" in problem.fix
 
 
 @pytest.mark.parametrize("field", ["processing_instance_type", "training_instance_type"])

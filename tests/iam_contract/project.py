@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bootstrap_stand_in import load_cicd
+from mlops_toolkit.bootstrap.project import load_project
+from mlops_toolkit.bootstrap.stack import stack_parameters
 
 from .services import deploy_modules
 from .stack import DeployedStack
@@ -20,17 +21,15 @@ def deploy_repo(project: Path) -> Path:
 
 
 def cicd_stack(project: Path, account: str = ACCOUNT) -> DeployedStack:
-    """``cicd/cicd-stack.yml`` of ``project`` with the parameters ``python -m cicd bootstrap``
+    """``cicd/cicd-stack.yml`` of ``project`` with the parameters ``mlops-bootstrap bootstrap``
     passes (names from cicd/resources.json), in the project's region."""
-    repo = deploy_repo(project)
-    cicd = load_cicd(repo)
-    loaded = cicd.project.load_project(project, repo / "cicd" / "resources.json")
+    loaded = load_project(deploy_repo(project), project)
     return DeployedStack.load(
-        repo / "cicd" / "cicd-stack.yml",
+        loaded.stack_template,
         name=loaded.names["cicd_stack"],
         region=loaded.region,
         account=account,
-        parameters=cicd.stack.stack_parameters(loaded, account),
+        parameters=stack_parameters(loaded, account),
     )
 
 

@@ -1,6 +1,6 @@
 """Record every AWS API call a workload makes, from inside its own process.
 
-A workload (``run-pipeline``, ``build.py``, ``test/test.py``, ``python -m cicd``) runs as a
+A workload (``run-pipeline``, ``build.py``, ``test/test.py``, ``mlops-bootstrap``) runs as a
 subprocess with a temporary directory first on ``PYTHONPATH`` that holds a ``sitecustomize.py``.
 Python imports it at start-up; it wraps ``botocore.client.BaseClient._make_api_call`` so each call
 appends one JSON line ``{service, operation, region, params}`` to the file named by

@@ -22,7 +22,7 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError
 
-from cicd.errors import ConfigError
+from mlops_toolkit.bootstrap.errors import ConfigError
 
 FAULT_ENV = "MLOPS_BOOTSTRAP_FAULT"
 KINDS = ("deny", "throttle", "drop", "lost-reply")

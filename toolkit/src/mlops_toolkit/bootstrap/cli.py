@@ -1,4 +1,4 @@
-"""``python -m cicd bootstrap|teardown``: argument parsing and the messages for each failure."""
+"""``mlops-bootstrap bootstrap|teardown|policy``: arguments, and the message for each failure."""
 
 from __future__ import annotations
 
@@ -7,15 +7,22 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from cicd import bootstrap, policy, teardown
-from cicd.awsclients import Aws
-from cicd.errors import EXIT_INTERRUPTED, BootstrapError, ConfigError, NoCredentials, StepFailed
-from cicd.plan import print_header
-from cicd.project import Project, load_project
-from cicd.remote import MODES, choose_mode
-from cicd.state import load_state
-from cicd.steps import Context
+from mlops_toolkit.bootstrap import bootstrap, policy, teardown
+from mlops_toolkit.bootstrap.awsclients import Aws
+from mlops_toolkit.bootstrap.errors import (
+    EXIT_INTERRUPTED,
+    BootstrapError,
+    ConfigError,
+    NoCredentials,
+    StepFailed,
+)
+from mlops_toolkit.bootstrap.plan import print_header
+from mlops_toolkit.bootstrap.project import Project, find_deploy_repo, load_project
+from mlops_toolkit.bootstrap.remote import MODES, choose_mode
+from mlops_toolkit.bootstrap.state import load_state
+from mlops_toolkit.bootstrap.steps import Context
 
+PROG = "mlops-bootstrap"
 NO_CREDENTIALS_HELP = """\
 Configure credentials in any way boto3 finds them, for example:
   aws configure                       # access keys, saved in ~/.aws/credentials
@@ -25,9 +32,10 @@ Configure credentials in any way boto3 finds them, for example:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m cicd",
-        description="Create (bootstrap) or delete (teardown) this project's AWS resources, or "
-        "print the IAM policies they need (policy).",
+        prog=PROG,
+        description="Create (bootstrap) or delete (teardown) a generated project's AWS resources, "
+        "or print the IAM policies they need (policy). Reads the model-deploy repository's "
+        "cicd/resources.json, cicd/cicd-stack.yml and cicd/bootstrap-policy.json.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     for name, summary in (
@@ -37,12 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=summary, description=summary)
         command.add_argument("--dry-run", action="store_true", help="look and report only")
         command.add_argument("--yes", "-y", action="store_true", help="do not ask first")
-        command.add_argument(
-            "--project-dir",
-            type=Path,
-            help="folder holding both repositories and the bootstrap record "
-            "(default: the model-deploy repository's parent)",
-        )
+        _add_location_arguments(command)
         command.add_argument("--profile", help="AWS profile (default: the usual boto3 lookup)")
     bootstrap_parser = commands.choices["bootstrap"]
     bootstrap_parser.add_argument(
@@ -63,10 +66,23 @@ def build_parser() -> argparse.ArgumentParser:
     policy_parser.add_argument(
         "--output-dir", type=Path, help="write one <name>.json per policy here instead"
     )
-    policy_parser.add_argument(
-        "--project-dir", type=Path, help="folder holding both repositories (default: as above)"
-    )
+    _add_location_arguments(policy_parser)
     return parser
+
+
+def _add_location_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--deploy-repo",
+        type=Path,
+        help="the model-deploy repository (default: the nearest folder at or above the current "
+        "one that holds cicd/resources.json)",
+    )
+    command.add_argument(
+        "--project-dir",
+        type=Path,
+        help="folder holding both repositories and the bootstrap record "
+        "(default: the model-deploy repository's parent)",
+    )
 
 
 def main(
@@ -79,7 +95,8 @@ def main(
     stdin, out, err = stdin or sys.stdin, out or sys.stdout, err or sys.stderr
     project: Project | None = None
     try:
-        project = load_project(args.project_dir)
+        deploy_repo = args.deploy_repo or find_deploy_repo(Path.cwd())
+        project = load_project(deploy_repo, args.project_dir)
         if args.command == "policy":
             rendered = policy.render(project, args.account_id, args.partition)
             print(policy.write(rendered, args.output_dir), file=out)
@@ -120,11 +137,16 @@ def _run(args: argparse.Namespace, project: Project, stdin: TextIO, out: TextIO)
     return 0
 
 
+def finish_command(deploy_repo: Path, command: str = "bootstrap") -> str:
+    """The shell line that runs ``command`` again for the repository at ``deploy_repo``."""
+    return f"cd '{deploy_repo}' && {PROG} {command}"
+
+
 def _report(error: BootstrapError, command: str, project: Project | None, err: TextIO) -> None:
     print(f"error: {error}", file=err)
     if project is None:
         return
-    finish = f"cd '{project.deploy_repo_dir}' && python -m cicd {command}"
+    finish = finish_command(project.deploy_repo_dir, command)
     if isinstance(error, NoCredentials):
         print(NO_CREDENTIALS_HELP, file=err)
         print(

@@ -6,11 +6,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from cicd import gitrepo
-from cicd.errors import error_code
-from cicd.project import ownership_marker
-from cicd.remote import remote_for
-from cicd.steps import BLOCKED, CREATE, NOTHING, PUSH, Context, Finding, Step
+from mlops_toolkit.bootstrap import gitrepo
+from mlops_toolkit.bootstrap.errors import error_code
+from mlops_toolkit.bootstrap.project import ownership_marker
+from mlops_toolkit.bootstrap.remote import remote_for
+from mlops_toolkit.bootstrap.steps import BLOCKED, CREATE, NOTHING, PUSH, Context, Finding, Step
 
 REMOTE_NAME = "origin"
 

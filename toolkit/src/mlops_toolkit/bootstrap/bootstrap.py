@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TextIO
 
-from cicd.awsclients import Aws
-from cicd.console import confirm, require_consent
-from cicd.errors import BootstrapError
-from cicd.guard import guarded
-from cicd.plan import print_next_steps, print_plan
-from cicd.registry import registry_step
-from cicd.repos import repository_steps
-from cicd.stack import stack_step
-from cicd.steps import BLOCKED, NOTHING, Context, Finding, Step
+from mlops_toolkit.bootstrap.awsclients import Aws
+from mlops_toolkit.bootstrap.console import confirm, require_consent
+from mlops_toolkit.bootstrap.errors import BootstrapError
+from mlops_toolkit.bootstrap.guard import guarded
+from mlops_toolkit.bootstrap.plan import print_next_steps, print_plan
+from mlops_toolkit.bootstrap.registry import registry_step
+from mlops_toolkit.bootstrap.repos import repository_steps
+from mlops_toolkit.bootstrap.stack import stack_step
+from mlops_toolkit.bootstrap.steps import BLOCKED, NOTHING, Context, Finding, Step
 
 
 @dataclass(frozen=True)

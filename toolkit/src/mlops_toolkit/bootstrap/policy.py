@@ -1,9 +1,10 @@
-"""``python -m cicd policy``: the IAM policies whoever runs bootstrap and teardown needs.
+"""``mlops-bootstrap policy``: the IAM policies whoever runs bootstrap and teardown needs.
 
-``bootstrap-policy.json`` holds them with ``${Name}`` placeholders for the project's names, the
-account, the region and the partition. The stack has no service role: CloudFormation creates its
-resources with the caller's credentials, so the second policy grants what each resource's handler
-needs, and only through CloudFormation (``aws:CalledVia``). The template's tests check both
+The deploy repository's ``cicd/bootstrap-policy.json`` holds them with ``${Name}`` placeholders for
+the project's names, the account, the region and the partition. The stack has no service role:
+CloudFormation creates its resources with the caller's credentials, so the second policy grants
+what each resource's handler needs, and only through CloudFormation (``aws:CalledVia``). The
+template's tests check both
 against every call bootstrap and teardown make and against the stack's resource handlers.
 """
 
@@ -14,11 +15,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cicd.errors import ConfigError
-from cicd.project import PACKAGE_DIR, Project
-from cicd.stack import stack_parameters
+from mlops_toolkit.bootstrap.errors import ConfigError
+from mlops_toolkit.bootstrap.project import Project
+from mlops_toolkit.bootstrap.stack import stack_parameters
 
-POLICY_FILE = PACKAGE_DIR / "bootstrap-policy.json"
 ACCOUNT_RE = re.compile(r"[0-9]{12}")
 PLACEHOLDER_RE = re.compile(r"\$\{(\w+)\}")
 # IAM's limit for one customer managed policy, whitespace not counted.
@@ -40,13 +40,22 @@ def render(project: Project, account_id: str, partition: str = "aws") -> dict[st
     if not ACCOUNT_RE.fullmatch(account_id):
         raise ConfigError(f"--account-id {account_id!r} is not a 12-digit AWS account id")
     values = policy_values(project, account_id, partition)
+    path = project.policy_file
 
     def fill(match: re.Match[str]) -> str:
         if match.group(1) not in values:
-            raise ConfigError(f"{POLICY_FILE.name} names an unknown value {match.group(0)}")
+            raise ConfigError(f"{path} names an unknown value {match.group(0)}")
         return values[match.group(1)]
 
-    rendered = json.loads(PLACEHOLDER_RE.sub(fill, POLICY_FILE.read_text(encoding="utf-8")))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        reason = error.strerror
+        raise ConfigError(f"{path} cannot be read ({reason}); restore it from git.") from None
+    try:
+        rendered = json.loads(PLACEHOLDER_RE.sub(fill, text))
+    except ValueError as error:
+        raise ConfigError(f"{path} is not readable JSON: {error}") from None
     for name, document in rendered.items():
         size = len(json.dumps(document, separators=(",", ":")))
         if size > MANAGED_POLICY_LIMIT:

@@ -103,7 +103,8 @@ def _describe_client_error(error: ClientError) -> str:
     if code in ACCESS_DENIED_CODES:
         return (
             f"access denied: AWS refused {operation} ({code}: {message}). Grant the identity "
-            "running this command the permissions listed in cicd/README.md, then re-run"
+            "running this command the permissions `mlops-bootstrap policy` prints (see the deploy "
+            "repository's cicd/README.md), then re-run"
         )
     if code in THROTTLING_CODES:
         return (

@@ -13,16 +13,16 @@ from typing import Any, TextIO
 
 from botocore.exceptions import ClientError
 
-from cicd import removers
-from cicd.console import confirm, require_consent
-from cicd.errors import error_code
-from cicd.guard import guarded
-from cicd.registry import describe_group
-from cicd.registry import is_ours as group_is_ours
-from cicd.repos import describe_repository
-from cicd.repos import is_ours as repository_is_ours
-from cicd.stack import describe_stack, stack_is_ours
-from cicd.steps import Context, tag_value
+from mlops_toolkit.bootstrap import removers
+from mlops_toolkit.bootstrap.console import confirm, require_consent
+from mlops_toolkit.bootstrap.errors import error_code
+from mlops_toolkit.bootstrap.guard import guarded
+from mlops_toolkit.bootstrap.registry import describe_group
+from mlops_toolkit.bootstrap.registry import is_ours as group_is_ours
+from mlops_toolkit.bootstrap.repos import describe_repository
+from mlops_toolkit.bootstrap.repos import is_ours as repository_is_ours
+from mlops_toolkit.bootstrap.stack import describe_stack, stack_is_ours
+from mlops_toolkit.bootstrap.steps import Context, tag_value
 
 DELETE = "delete"
 FOREIGN = "keep (not this project's)"

@@ -9,10 +9,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
-from cicd.errors import StepFailed, error_code
-from cicd.gitrepo import BRANCH
-from cicd.project import STACK_TEMPLATE_FILE, Project
-from cicd.steps import (
+from mlops_toolkit.bootstrap.errors import StepFailed, error_code
+from mlops_toolkit.bootstrap.gitrepo import BRANCH
+from mlops_toolkit.bootstrap.project import Project
+from mlops_toolkit.bootstrap.steps import (
     BLOCKED,
     CREATE,
     NOTHING,
@@ -23,7 +23,7 @@ from cicd.steps import (
     Step,
     tag_value,
 )
-from cicd.template_body import compact_body
+from mlops_toolkit.bootstrap.template_body import compact_body
 
 POLL_ENV = "MLOPS_BOOTSTRAP_STACK_POLL_SECONDS"
 STACK_WAIT_SECONDS = 45 * 60
@@ -127,21 +127,23 @@ def _inspect(ctx: Context) -> Finding:
             f"the stack is {status}; resolve it in the CloudFormation "
             "console (e.g. continue the rollback), then re-run",
         )
-    if _differs(cloudformation, stack, stack_parameters(ctx.project, ctx.account_id)):
+    if _differs(cloudformation, stack, ctx.project, ctx.account_id):
         return Finding(UPDATE, "update (template or parameters changed)")
     return Finding(NOTHING, "exists, up to date", _record(stack))
 
 
-def _differs(cloudformation: Any, stack: dict[str, Any], wanted: dict[str, str]) -> bool:
+def _differs(cloudformation: Any, stack: dict[str, Any], project: Project, account_id: str) -> bool:
+    wanted = stack_parameters(project, account_id)
     deployed = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters", [])}
     if any(deployed.get(key) != value for key, value in wanted.items()):
         return True
     body = cloudformation.get_template(StackName=stack["StackName"], TemplateStage="Original")
     deployed_body = body.get("TemplateBody")
     # boto3 hands a JSON template back parsed; a stack sent as YAML text compares as text.
+    body = template_body(project)
     if isinstance(deployed_body, dict):
-        return deployed_body != json.loads(template_body())
-    return deployed_body != template_body()
+        return deployed_body != json.loads(body)
+    return deployed_body != body
 
 
 def _apply(ctx: Context, finding: Finding) -> dict[str, Any]:
@@ -193,16 +195,16 @@ def _request(ctx: Context, name: str) -> dict[str, Any]:
     parameters = stack_parameters(ctx.project, ctx.account_id)
     return {
         "StackName": name,
-        "TemplateBody": template_body(),
+        "TemplateBody": template_body(ctx.project),
         "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         "Capabilities": CAPABILITIES,
         "Tags": ctx.project.tags(),
     }
 
 
-def template_body() -> str:
-    """What CreateStack and UpdateStack send: cicd-stack.yml as compact JSON."""
-    return compact_body(STACK_TEMPLATE_FILE)
+def template_body(project: Project) -> str:
+    """What CreateStack and UpdateStack send: the project's cicd-stack.yml as compact JSON."""
+    return compact_body(project.stack_template)
 
 
 def _poll_seconds() -> int:

@@ -17,7 +17,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from cicd.errors import ConfigError
+from mlops_toolkit.bootstrap.errors import ConfigError
 
 REMOTE_ENV = "MLOPS_BOOTSTRAP_GIT_REMOTE"
 MODES = ("auto", "grc", "https")

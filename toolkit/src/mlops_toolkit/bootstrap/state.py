@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from cicd.errors import ConfigError
+from mlops_toolkit.bootstrap.errors import ConfigError
 
 FORMAT = 1
 

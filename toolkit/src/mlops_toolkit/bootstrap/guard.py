@@ -7,8 +7,8 @@ from typing import TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from cicd.errors import NoCredentials, StepFailed, describe_aws_error
-from cicd.gitrepo import GitError
+from mlops_toolkit.bootstrap.errors import NoCredentials, StepFailed, describe_aws_error
+from mlops_toolkit.bootstrap.gitrepo import GitError
 
 T = TypeVar("T")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from cicd.errors import ConfigError
+from mlops_toolkit.bootstrap.errors import ConfigError
 
 
 def confirm(question: str, expected: str | None, stdin: TextIO, out: TextIO) -> bool:

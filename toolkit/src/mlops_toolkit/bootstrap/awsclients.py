@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from cicd.faults import FAULT_ENV, install, parse_faults
+from mlops_toolkit.bootstrap.faults import FAULT_ENV, install, parse_faults
 
 ATTEMPTS_ENV = "MLOPS_BOOTSTRAP_MAX_ATTEMPTS"
 # Few attempts: a throttled or unreachable AWS is reported within seconds, and every step can be

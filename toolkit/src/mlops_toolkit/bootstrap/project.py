@@ -1,8 +1,11 @@
-"""The project's settings and resource names, read from ``cicd/resources.json``.
+"""The project's settings and resource names, read from the deploy repository's
+``cicd/resources.json``.
 
 That file is data written when the project was generated, from the same code that checked the
 answers, so the names here always match what the template validated. Edit it before the first
-bootstrap to rename something; every command reads it afresh.
+bootstrap to rename something; every command reads it afresh. Besides it, the bootstrap reads only
+``cicd/cicd-stack.yml`` and ``cicd/bootstrap-policy.json``: the files a team owns stay in its
+repository, and nothing else of the generated layout is assumed.
 """
 
 from __future__ import annotations
@@ -12,13 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from cicd.errors import ConfigError
+from mlops_toolkit.bootstrap.errors import ConfigError
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-RESOURCES_FILE = PACKAGE_DIR / "resources.json"
-STACK_TEMPLATE_FILE = PACKAGE_DIR / "cicd-stack.yml"
-# The model-deploy repository is cicd/'s parent; the generated project folder holds both repos.
-DEFAULT_PROJECT_DIR = PACKAGE_DIR.parents[1]
+CICD_DIR_NAME = "cicd"
+RESOURCES_FILE_NAME = "resources.json"
+STACK_TEMPLATE_NAME = "cicd-stack.yml"
+POLICY_FILE_NAME = "bootstrap-policy.json"
 STATE_FILE_NAME = ".mlops-bootstrap.json"
 ACCOUNT_PLACEHOLDER = "{account_id}"
 
@@ -55,6 +57,8 @@ class Project:
     settings: Mapping[str, str]
     names: Mapping[str, str]
     project_dir: Path
+    # The deploy repository's cicd/ folder: resources.json, the stack template, the policies.
+    cicd_dir: Path
 
     @property
     def slug(self) -> str:
@@ -78,7 +82,15 @@ class Project:
 
     @property
     def deploy_repo_dir(self) -> Path:
-        return self.repo_dir("modeldeploy")
+        return self.cicd_dir.parent
+
+    @property
+    def stack_template(self) -> Path:
+        return self.cicd_dir / STACK_TEMPLATE_NAME
+
+    @property
+    def policy_file(self) -> Path:
+        return self.cicd_dir / POLICY_FILE_NAME
 
     def repo_name(self, repo: str) -> str:
         return self.names[f"{repo}_repo"]
@@ -108,9 +120,24 @@ def ownership_marker(slug: str) -> str:
     return f"(mlops-template project {slug})"
 
 
-def load_project(project_dir: Path | None = None, resources_file: Path | None = None) -> Project:
-    """Read ``resources.json``; a missing or incomplete file is a ConfigError naming the fix."""
-    path = resources_file or RESOURCES_FILE
+def find_deploy_repo(start: Path) -> Path:
+    """The nearest folder at or above ``start`` holding ``cicd/resources.json``."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / CICD_DIR_NAME / RESOURCES_FILE_NAME).is_file():
+            return folder
+    raise ConfigError(
+        f"no {CICD_DIR_NAME}/{RESOURCES_FILE_NAME} in {start} or any folder above it. Run this "
+        "from the model-deploy repository, or pass --deploy-repo with its folder."
+    )
+
+
+def load_project(deploy_repo: Path, project_dir: Path | None = None) -> Project:
+    """Read ``deploy_repo/cicd/resources.json``; a missing or incomplete file is a ConfigError
+    naming the fix. ``project_dir`` (both repositories' folder) defaults to the repo's parent."""
+    deploy_repo = deploy_repo.resolve()
+    cicd_dir = deploy_repo / CICD_DIR_NAME
+    path = cicd_dir / RESOURCES_FILE_NAME
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -127,7 +154,7 @@ def load_project(project_dir: Path | None = None, resources_file: Path | None = 
             f"{path}: names.artifact_bucket must contain {ACCOUNT_PLACEHOLDER}, which the "
             "bootstrap replaces with the AWS account id."
         )
-    return Project(settings, names, (project_dir or DEFAULT_PROJECT_DIR).resolve())
+    return Project(settings, names, (project_dir or deploy_repo.parent).resolve(), cicd_dir)
 
 
 def _section(raw: object, key: str, required: tuple[str, ...], path: Path) -> dict[str, str]:

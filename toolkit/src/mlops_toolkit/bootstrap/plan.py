@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from cicd.project import Project
-from cicd.steps import Finding, Step
+from mlops_toolkit.bootstrap.project import Project
+from mlops_toolkit.bootstrap.steps import Finding, Step
 
 
 def print_header(project: Project, account_id: str, caller: str, out: TextIO) -> None:
@@ -72,4 +72,4 @@ def print_next_steps(project: Project, out: TextIO) -> None:
         "your approval before prod. Until a version is approved its first run stops at Build.",
         file=out,
     )
-    print("  - Remove everything again with: python -m cicd teardown", file=out)
+    print("  - Remove everything again with: mlops-bootstrap teardown", file=out)

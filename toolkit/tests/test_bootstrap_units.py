@@ -1,5 +1,6 @@
 """Pieces of the bootstrap that need no AWS server: stack decisions, model package deletion
-(which moto lacks, so botocore's Stubber answers), the record, remotes, faults and git."""
+(which moto lacks, so botocore's Stubber answers), the record, remotes, faults and git. The
+project is bootstrap_fixture's, not the template's: the bootstrap needs only its data files."""
 
 from __future__ import annotations
 
@@ -11,37 +12,20 @@ from typing import Any
 
 import boto3
 import pytest
-from bootstrap_stand_in import load_cicd
+from bootstrap_fixture import ACCOUNT, REGION, SLUG, write_deploy_repo
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
-from conftest import TEMPLATE_DIR
 
-from mlops_template.resources_file import resources_data
+from mlops_toolkit.bootstrap import errors, faults, gitrepo, policy, remote, removers
+from mlops_toolkit.bootstrap import stack as cfn
+from mlops_toolkit.bootstrap.project import find_deploy_repo, load_project
+from mlops_toolkit.bootstrap.state import State, load_state
+from mlops_toolkit.bootstrap.steps import Context
 
-DEPLOY_REPO = (
-    TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / ("{{cookiecutter.project_slug}}-modeldeploy")
-)
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-SLUG = "abalone"
 STACK = f"{SLUG}-cicd"
 # Nothing listens on the discard port: any request that escaped a stub or a fault would fail.
 NOWHERE = "http://127.0.0.1:9"
-ANSWERS = {
-    "project_name": "Abalone",
-    "project_slug": SLUG,
-    "description": "Ages.",
-    "aws_region": REGION,
-    "owner_team": "ml",
-    "pipeline_name": SLUG,
-    "model_package_group_name": SLUG,
-}
-
-
-@pytest.fixture(scope="module")
-def cicd() -> Any:
-    return load_cicd(DEPLOY_REPO)
 
 
 def client(service: str) -> Any:
@@ -63,11 +47,10 @@ class FakeAws:
         return self.clients[service]
 
 
-def context(cicd: Any, tmp_path: Path, **clients: Any) -> Any:
-    data = resources_data(ANSWERS)
-    project = cicd.project.Project(data["project"], data["names"], tmp_path)
-    state = cicd.state.State(tmp_path / ".mlops-bootstrap.json")
-    return cicd.steps.Context(project, FakeAws(**clients), state, ACCOUNT, "custom", io.StringIO())
+def context(tmp_path: Path, **clients: Any) -> Context:
+    project = load_project(write_deploy_repo(tmp_path))
+    state = State(tmp_path / ".mlops-bootstrap.json")
+    return Context(project, FakeAws(**clients), state, ACCOUNT, "custom", io.StringIO())
 
 
 def stack(status: str, parameters: dict[str, str], project: str = SLUG) -> dict[str, Any]:
@@ -89,10 +72,10 @@ def missing_stack() -> dict[str, Any]:
     }
 
 
-def test_stack_left_by_a_failed_create_is_replaced(cicd, tmp_path):
+def test_stack_left_by_a_failed_create_is_replaced(tmp_path):
     cloudformation = client("cloudformation")
-    ctx = context(cicd, tmp_path, cloudformation=cloudformation)
-    wanted = cicd.stack.stack_parameters(ctx.project, ACCOUNT)
+    ctx = context(tmp_path, cloudformation=cloudformation)
+    wanted = cfn.stack_parameters(ctx.project, ACCOUNT)
     with Stubber(cloudformation) as stub:
         stub.add_response("describe_stacks", {"Stacks": [stack("ROLLBACK_COMPLETE", wanted)]})
         stub.add_response("delete_stack", {}, {"StackName": STACK})
@@ -100,7 +83,7 @@ def test_stack_left_by_a_failed_create_is_replaced(cicd, tmp_path):
         stub.add_response("create_stack", {"StackId": "new"}, ANY_CREATE)
         stub.add_response("describe_stacks", {"Stacks": [stack("CREATE_COMPLETE", wanted)]})
         stub.add_response("describe_stacks", {"Stacks": [stack("CREATE_COMPLETE", wanted)]})
-        step = cicd.stack.stack_step(ctx)
+        step = cfn.stack_step(ctx)
 
         finding = step.inspect(ctx)
         assert finding.action == "replace"
@@ -120,11 +103,11 @@ ANY_CREATE = {
 }
 
 
-def test_changed_parameter_means_update_and_same_everything_means_nothing(cicd, tmp_path):
+def test_changed_parameter_means_update_and_same_everything_means_nothing(tmp_path):
     cloudformation = client("cloudformation")
-    ctx = context(cicd, tmp_path, cloudformation=cloudformation)
-    wanted = cicd.stack.stack_parameters(ctx.project, ACCOUNT)
-    body = cicd.stack.template_body()
+    ctx = context(tmp_path, cloudformation=cloudformation)
+    wanted = cfn.stack_parameters(ctx.project, ACCOUNT)
+    body = cfn.template_body(ctx.project)
     edited = json.dumps({**json.loads(body), "Description": "edited"})
     with Stubber(cloudformation) as stub:
         stale = {**wanted, "OwnerTeam": "old-team"}
@@ -134,18 +117,18 @@ def test_changed_parameter_means_update_and_same_everything_means_nothing(cicd, 
         stub.add_response("describe_stacks", {"Stacks": [stack("CREATE_COMPLETE", wanted)]})
         stub.add_response("get_template", {"TemplateBody": edited})
 
-        assert cicd.stack.stack_step(ctx).inspect(ctx).action == "update"
-        assert cicd.stack.stack_step(ctx).inspect(ctx).action == "nothing"
-        assert cicd.stack.stack_step(ctx).inspect(ctx).action == "update"
+        assert cfn.stack_step(ctx).inspect(ctx).action == "update"
+        assert cfn.stack_step(ctx).inspect(ctx).action == "nothing"
+        assert cfn.stack_step(ctx).inspect(ctx).action == "update"
 
 
-def test_stack_of_another_project_blocks(cicd, tmp_path):
+def test_stack_of_another_project_blocks(tmp_path):
     cloudformation = client("cloudformation")
-    ctx = context(cicd, tmp_path, cloudformation=cloudformation)
+    ctx = context(tmp_path, cloudformation=cloudformation)
     with Stubber(cloudformation) as stub:
         stub.add_response("describe_stacks", {"Stacks": [stack("CREATE_COMPLETE", {}, "other")]})
 
-        finding = cicd.stack.stack_step(ctx).inspect(ctx)
+        finding = cfn.stack_step(ctx).inspect(ctx)
 
     assert finding.action == "blocked"
     assert "belongs to something else" in finding.note
@@ -167,7 +150,7 @@ def package_page(arns: list[str], token: str | None = None) -> dict[str, Any]:
     return page
 
 
-def test_group_deletion_removes_every_version_across_pages_then_the_group(cicd):
+def test_group_deletion_removes_every_version_across_pages_then_the_group():
     sagemaker = client("sagemaker")
     arns = [f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{SLUG}/{n}" for n in (1, 2, 3)]
     with Stubber(sagemaker) as stub:
@@ -183,12 +166,12 @@ def test_group_deletion_removes_every_version_across_pages_then_the_group(cicd):
             stub.add_response("delete_model_package", {}, {"ModelPackageName": arn})
         stub.add_response("delete_model_package_group", {}, {"ModelPackageGroupName": SLUG})
 
-        assert cicd.removers.delete_model_package_group(sagemaker, SLUG) == 3
+        assert removers.delete_model_package_group(sagemaker, SLUG) == 3
 
         stub.assert_no_pending_responses()
 
 
-def test_group_deletion_tolerates_a_group_already_gone(cicd):
+def test_group_deletion_tolerates_a_group_already_gone():
     sagemaker = client("sagemaker")
     with Stubber(sagemaker) as stub:
         stub.add_response("list_model_packages", package_page([]))
@@ -198,21 +181,21 @@ def test_group_deletion_tolerates_a_group_already_gone(cicd):
             service_message=f"ModelPackageGroup {SLUG} does not exist.",
         )
 
-        assert cicd.removers.delete_model_package_group(sagemaker, SLUG) == 0
+        assert removers.delete_model_package_group(sagemaker, SLUG) == 0
 
 
-def test_a_record_from_another_account_is_refused(cicd, tmp_path):
+def test_a_record_from_another_account_is_refused(tmp_path):
     path = tmp_path / ".mlops-bootstrap.json"
     path.write_text(json.dumps({"format": 1, "account_id": "111111111111", "steps": {}}))
-    state = cicd.state.load_state(path)
+    state = load_state(path)
 
-    with pytest.raises(cicd.errors.ConfigError, match="account 111111111111.*account 2222"):
+    with pytest.raises(errors.ConfigError, match="account 111111111111.*account 2222"):
         state.bind_account("222222222222", REGION)
 
 
-def test_record_is_written_whole_after_each_step(cicd, tmp_path):
+def test_record_is_written_whole_after_each_step(tmp_path):
     path = tmp_path / ".mlops-bootstrap.json"
-    state = cicd.state.load_state(path)
+    state = load_state(path)
     state.bind_account(ACCOUNT, REGION)
 
     state.record("repository:modelbuild", arn="arn:x", created=True)
@@ -223,22 +206,22 @@ def test_record_is_written_whole_after_each_step(cicd, tmp_path):
     assert list(tmp_path.iterdir()) == [path]
 
 
-def test_unreadable_record_says_what_to_do(cicd, tmp_path):
+def test_unreadable_record_says_what_to_do(tmp_path):
     path = tmp_path / ".mlops-bootstrap.json"
     path.write_text("{not json")
 
-    with pytest.raises(cicd.errors.ConfigError, match="move it away"):
-        cicd.state.load_state(path)
+    with pytest.raises(errors.ConfigError, match="move it away"):
+        load_state(path)
 
 
-def test_https_remote_configures_the_aws_cli_credential_helper(cicd, monkeypatch):
+def test_https_remote_configures_the_aws_cli_credential_helper(monkeypatch):
     monkeypatch.delenv("MLOPS_BOOTSTRAP_GIT_REMOTE", raising=False)
-    remote = cicd.remote.remote_for(f"{SLUG}-modelbuild", "eu-west-1", "https")
+    https = remote.remote_for(f"{SLUG}-modelbuild", "eu-west-1", "https")
 
     host = "https://git-codecommit.eu-west-1.amazonaws.com"
-    assert remote.url == f"{host}/v1/repos/{SLUG}-modelbuild"
-    assert f"credential.{host}.helper=!aws codecommit credential-helper $@" in remote.config
-    grc = cicd.remote.remote_for(f"{SLUG}-modelbuild", "eu-west-1", "grc")
+    assert https.url == f"{host}/v1/repos/{SLUG}-modelbuild"
+    assert f"credential.{host}.helper=!aws codecommit credential-helper $@" in https.config
+    grc = remote.remote_for(f"{SLUG}-modelbuild", "eu-west-1", "grc")
     assert grc.url == f"codecommit::eu-west-1://{SLUG}-modelbuild"
 
 
@@ -253,18 +236,16 @@ def test_https_remote_configures_the_aws_cli_credential_helper(cicd, monkeypatch
     ],
 )
 def test_git_helper_choice_happens_before_anything_is_created(
-    cicd, monkeypatch, installed, requested, expected
+    monkeypatch, installed, requested, expected
 ):
     monkeypatch.delenv("MLOPS_BOOTSTRAP_GIT_REMOTE", raising=False)
-    monkeypatch.setattr(
-        cicd.remote.shutil, "which", lambda tool: tool if tool in installed else None
-    )
+    monkeypatch.setattr(remote.shutil, "which", lambda tool: tool if tool in installed else None)
 
     if expected in ("grc", "https"):
-        assert cicd.remote.choose_mode(requested) == expected
+        assert remote.choose_mode(requested) == expected
     else:
-        with pytest.raises(cicd.errors.ConfigError, match=expected):
-            cicd.remote.choose_mode(requested)
+        with pytest.raises(errors.ConfigError, match=expected):
+            remote.choose_mode(requested)
 
 
 @pytest.mark.parametrize(
@@ -276,19 +257,17 @@ def test_git_helper_choice_happens_before_anything_is_created(
     ],
 )
 @pytest.mark.parametrize(("kind", "code"), [("deny", "AccessDenied"), ("throttle", "Throttling")])
-def test_injected_errors_parse_like_real_ones_in_every_protocol(
-    cicd, service, call, kwargs, kind, code
-):
+def test_injected_errors_parse_like_real_ones_in_every_protocol(service, call, kwargs, kind, code):
     target = client(service)
     operation = target.meta.method_to_api_mapping[call]
-    cicd.faults.install(target, cicd.faults.parse_faults(f"{operation}:{kind}"))
+    faults.install(target, faults.parse_faults(f"{operation}:{kind}"))
 
     with pytest.raises(ClientError) as raised:
         getattr(target, call)(**kwargs)
 
     assert raised.value.response["Error"]["Code"] == code
     assert "injected by MLOPS_BOOTSTRAP_FAULT" in raised.value.response["Error"]["Message"]
-    assert cicd.errors.describe_aws_error(raised.value).startswith(
+    assert errors.describe_aws_error(raised.value).startswith(
         "access denied" if kind == "deny" else "throttled"
     )
 
@@ -296,12 +275,12 @@ def test_injected_errors_parse_like_real_ones_in_every_protocol(
 @pytest.mark.parametrize(
     "spec", ["CreateStack", "CreateStack:boom", "Create-Stack:deny", "X:drop:two"]
 )
-def test_malformed_fault_specs_are_rejected(cicd, spec):
-    with pytest.raises(cicd.errors.ConfigError, match="MLOPS_BOOTSTRAP_FAULT"):
-        cicd.faults.parse_faults(spec)
+def test_malformed_fault_specs_are_rejected(spec):
+    with pytest.raises(errors.ConfigError, match="MLOPS_BOOTSTRAP_FAULT"):
+        faults.parse_faults(spec)
 
 
-def test_someone_elses_origin_is_left_alone(cicd, tmp_path):
+def test_someone_elses_origin_is_left_alone(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
@@ -309,7 +288,54 @@ def test_someone_elses_origin_is_left_alone(cicd, tmp_path):
         ["git", "-C", str(repo), "remote", "add", "origin", "git@elsewhere:x"], check=True
     )
 
-    target = cicd.gitrepo.ensure_remote(repo, "origin", "/remotes/x.git")
+    target = gitrepo.ensure_remote(repo, "origin", "/remotes/x.git")
 
     assert target == "/remotes/x.git"
-    assert cicd.gitrepo.run_git(repo, ["remote", "get-url", "origin"]) == "git@elsewhere:x"
+    assert gitrepo.run_git(repo, ["remote", "get-url", "origin"]) == "git@elsewhere:x"
+
+
+def test_the_deploy_repository_is_found_from_any_folder_inside_it(tmp_path):
+    deploy = write_deploy_repo(tmp_path)
+
+    assert find_deploy_repo(deploy / "cicd") == deploy
+    assert find_deploy_repo(deploy) == deploy
+    with pytest.raises(errors.ConfigError, match="pass --deploy-repo"):
+        find_deploy_repo(tmp_path)
+
+
+def test_every_path_comes_from_the_deploy_repository(tmp_path):
+    deploy = write_deploy_repo(tmp_path / "work")
+
+    project = load_project(deploy)
+    elsewhere = load_project(deploy, tmp_path)
+
+    assert project.project_dir == (tmp_path / "work").resolve()
+    assert project.repo_dir("modelbuild") == (tmp_path / "work" / "churn-train").resolve()
+    assert project.stack_template == deploy.resolve() / "cicd" / "cicd-stack.yml"
+    assert elsewhere.state_file == tmp_path.resolve() / ".mlops-bootstrap.json"
+    assert elsewhere.deploy_repo_dir == deploy.resolve()
+
+
+def test_a_broken_or_missing_stack_template_is_a_named_config_error(tmp_path):
+    project = load_project(write_deploy_repo(tmp_path))
+    project.stack_template.write_text("Resources: [\n")
+
+    with pytest.raises(errors.ConfigError, match="cicd-stack.yml is not valid YAML"):
+        cfn.template_body(project)
+    project.stack_template.unlink()
+    with pytest.raises(errors.ConfigError, match="cicd-stack.yml cannot be read"):
+        cfn.template_body(project)
+
+
+def test_the_policies_come_from_the_repositorys_own_file(tmp_path):
+    project = load_project(write_deploy_repo(tmp_path))
+
+    (statement,) = policy.render(project, ACCOUNT)["bootstrap-and-teardown"]["Statement"]
+
+    assert statement["Resource"] == f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK}/*"
+    project.policy_file.write_text('{"p": {"Resource": "${Nowhere}"}}')
+    with pytest.raises(errors.ConfigError, match=r"names an unknown value \$\{Nowhere\}"):
+        policy.render(project, ACCOUNT)
+    project.policy_file.unlink()
+    with pytest.raises(errors.ConfigError, match="bootstrap-policy.json cannot be read"):
+        policy.render(project, ACCOUNT)

@@ -6,8 +6,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from cicd.errors import error_code
-from cicd.steps import BLOCKED, CREATE, NOTHING, Context, Finding, Step, tag_value
+from mlops_toolkit.bootstrap.errors import error_code
+from mlops_toolkit.bootstrap.steps import (
+    BLOCKED,
+    CREATE,
+    NOTHING,
+    Context,
+    Finding,
+    Step,
+    tag_value,
+)
 
 
 def registry_step(ctx: Context) -> Step:

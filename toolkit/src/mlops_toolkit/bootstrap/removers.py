@@ -7,8 +7,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from cicd.errors import error_code
-from cicd.stack import wait_for_stack
+from mlops_toolkit.bootstrap.errors import error_code
+from mlops_toolkit.bootstrap.stack import wait_for_stack
 
 S3_DELETE_BATCH = 1000  # the most keys DeleteObjects accepts
 

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from cicd.awsclients import Aws
-from cicd.project import Project
-from cicd.state import State
+from mlops_toolkit.bootstrap.awsclients import Aws
+from mlops_toolkit.bootstrap.project import Project
+from mlops_toolkit.bootstrap.state import State
 
 # Actions an inspection can call for; NOTHING and BLOCKED make no change.
 NOTHING = "nothing"

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from mlops_toolkit.bootstrap.errors import ConfigError
+
 
 class _CloudFormationLoader(yaml.SafeLoader):
     """YAML reading CloudFormation's short-form functions (``!Ref``, ``!Sub``...) in long form."""
@@ -37,8 +39,15 @@ _CloudFormationLoader.add_multi_constructor("!", _intrinsic)
 
 
 def load_template(path: Path) -> dict[str, Any]:
-    """The template at ``path`` as CloudFormation reads it."""
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)
+    """The template at ``path`` as CloudFormation reads it; an unreadable file is a ConfigError
+    (it is the team's own file, so an edit may have broken it)."""
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)
+    except OSError as error:
+        reason = error.strerror
+        raise ConfigError(f"{path} cannot be read ({reason}); restore it from git.") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from None
 
 
 def compact_body(path: Path) -> str:

@@ -1,7 +1,7 @@
 """The few git operations the project needs: a first commit on ``main``, a remote, a push.
 
-Standard library only: the post-generation hook imports this module from the freshly generated
-project, in whatever Python runs cookiecutter.
+Standard library only: the template's post-generation hook loads this module from the template's
+own copy of the toolkit, in whatever Python runs cookiecutter, to make the first commits.
 """
 
 from __future__ import annotations
