@@ -37,6 +37,9 @@ from mlops_template.frameworks import FRAMEWORKS, select_framework
 from mlops_template.regions import DATA_FILE, MISSING_KINDS
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+# The toolkit's bootstrap creates the project's AWS side from the deploy repo's data: the services
+# it calls are the project's too, though its code is not generated.
+BOOTSTRAP_PACKAGE = TEMPLATE_ROOT / "toolkit" / "src" / "mlops_toolkit" / "bootstrap"
 # The region the reference retrieval runs in: images are named after its URIs.
 REFERENCE_REGION = "us-east-1"
 CFN_SUFFIXES = (".yml", ".yaml", ".json", ".template")
@@ -134,6 +137,7 @@ def framework_needs(framework: str, work_dir: Path) -> Needs:
     resource_types = {kind for repo in repos for kind in template_resource_types(repo)}
     services = {botocore_service(kind) for kind in resource_types}
     services |= {name for repo in repos for name in client_services(repo)}
+    services |= set(client_services(BOOTSTRAP_PACKAGE))
     unknown = services - botocore_services()
     if unknown:
         raise RegionDataError(

@@ -79,8 +79,12 @@ def stand_in() -> Iterator[StandIn]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    aws = StandIn(server, f"http://{host}:{port}")
+    # moto keeps its backends per process, not per server: start from nothing, whatever an
+    # earlier test of this worker left behind.
+    aws.reset()
     try:
-        yield StandIn(server, f"http://{host}:{port}")
+        yield aws
     finally:
         server.stop()
 
