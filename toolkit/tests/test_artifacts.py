@@ -78,3 +78,22 @@ def test_only_what_s3_lacks_or_holds_otherwise_is_uploaded(stand_in, account, tm
 
     for key, body in files.items():
         assert client.get_object(Bucket=account.bucket, Key=key)["Body"].read() == body
+
+
+def test_a_known_copy_changed_or_gone_since_is_downloaded_instead(stand_in, account, tmp_path):
+    client = stand_in.client("s3")
+    client.put_object(Bucket=account.bucket, Key="code/a.py", Body=b"a1")
+    client.put_object(Bucket=account.bucket, Key="code/b.py", Body=b"b1")
+    copies = {
+        name: _file(tmp_path / "c" / name, body) for name, body in (("a", b"a1"), ("b", b"b1"))
+    }
+    known = {f"s3://{account.bucket}/code/{n}.py": LocalObject.of(p) for n, p in copies.items()}
+    copies["a"].write_bytes(b"edited")
+    copies["b"].unlink()
+    s3 = CountingS3(client)
+
+    ArtifactStore(s3, known=known).stage(f"s3://{account.bucket}/code", tmp_path / "in", "code")
+
+    assert (tmp_path / "in/a.py").read_bytes() == b"a1"
+    assert (tmp_path / "in/b.py").read_bytes() == b"b1"
+    assert sorted(s3.downloaded) == ["code/a.py", "code/b.py"]

@@ -12,6 +12,7 @@ the same bytes.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -78,16 +79,29 @@ class LocalObject:
 
     @classmethod
     def of(cls, path: Path) -> LocalObject:
-        digest = hashlib.md5(usedforsecurity=False)
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return cls(path, digest.hexdigest())
+        return cls(path, _md5(path))
 
     def matches(self, listed: dict) -> bool:
         """Whether an object of a listing holds this file's bytes. An object uploaded in parts or
         encrypted with KMS has another kind of ETag: it never matches, and is transferred."""
         return listed.get("ETag", "").strip('"') == self.etag
+
+    def copy_to(self, target: Path) -> bool:
+        """Copy the file to ``target`` if it still holds the bytes it was known by (it is checked
+        as it is copied: a file changed or removed since means a download instead)."""
+        try:
+            return _md5(self.path, copy_to=target) == self.etag
+        except OSError:
+            return False
+
+
+def _md5(path: Path, copy_to: Path | None = None) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as source, (copy_to or Path(os.devnull)).open("wb") as copy:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            digest.update(block)
+            copy.write(block)
+    return digest.hexdigest()
 
 
 def _listing_prefixes(keys: Iterable[str]) -> list[str]:
@@ -189,9 +203,7 @@ class ArtifactStore:
                 target = destination / relative_key(location.key, item["Key"])
                 target.parent.mkdir(parents=True, exist_ok=True)
                 known = self._known.get(f"s3://{location.bucket}/{item['Key']}")
-                if known is not None and known.matches(item):
-                    shutil.copyfile(known.path, target)
-                else:
+                if known is None or not known.matches(item) or not known.copy_to(target):
                     self._s3.download_file(location.bucket, item["Key"], str(target))
         except ClientError as error:
             raise StepFailed(f"{label}: cannot read {uri}: {_describe(error)}") from None
