@@ -60,6 +60,15 @@ def test_a_forked_step_has_its_own_folder_environment_arguments_and_log(server, 
     assert f"path0 {tmp_path / 'a'}" in log
 
 
+def test_a_forked_step_collects_garbage_as_a_fresh_process_does(server, tmp_path):
+    # The server turns the collector off while it imports; a step must not inherit that.
+    run = _step(tmp_path / "a", PRELOADED + "import gc\nprint('collecting', gc.isenabled())\n")
+
+    run_script(run, "step A")
+
+    assert _log(run)[-2:] == ["preloaded True", "collecting True"]
+
+
 def test_what_one_step_changes_does_not_reach_the_next(server, tmp_path):
     first = "import os, json\nos.environ['LEAK'] = '1'\njson.leaked = True\nos.chdir('/')\n"
     second = (
