@@ -150,7 +150,8 @@ def serve(fd: int) -> None:
     # Ctrl-C reaches the whole process group: the runner handles it and closes the socket.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Importing creates objects by the hundred thousand and no garbage worth collecting: without
-    # the collector's passes over them the first step waits a tenth less for these imports.
+    # the collector's passes over them these imports take about 7 % less CPU, on the first
+    # step's path.
     gc.disable()
     for name in PRELOAD:
         if importlib.util.find_spec(name) is not None:
