@@ -42,7 +42,7 @@ def pipeline_span(summary: dict) -> float:
 
 
 def run_once(project, aws, provisioned, run_dir: Path) -> tuple[float, dict]:
-    command = [sys.executable, "-m", "mlops_toolkit.runner.cli", "--input-data", str(DATA)]
+    command = [sys.executable, "-m", "mlops_toolkit.runner", "--input-data", str(DATA)]
     # A first run on an empty registry has no baseline to check against: register a new one.
     command += ["--param", "SkipDataQualityCheck=true"]
     command += ["--param", "RegisterNewDataQualityBaseline=true"]

@@ -154,7 +154,7 @@ class Measured:
 
 
 def run_local(project, provisioned, data: Path, run_dir: Path) -> Measured:
-    command = [sys.executable, "-m", "mlops_toolkit.runner.cli", "--input-data", str(data)]
+    command = [sys.executable, "-m", "mlops_toolkit.runner", "--input-data", str(data)]
     for parameter in FIRST_RUN_PARAMETERS:
         command += ["--param", parameter]
     command += ["--role-arn", provisioned.role_arn, "--artifact-bucket", provisioned.bucket]

@@ -146,7 +146,7 @@ def retrain_on_drift(ctx: DemoContext) -> None:
         raise DemoError("no drift was found, so nothing triggers a retrain")
     project = ctx.rendered()
     run_dir = ctx.output_dir / "retrain-run"
-    command = [sys.executable, "-m", "mlops_toolkit.runner.cli"]
+    command = [sys.executable, "-m", "mlops_toolkit.runner"]
     command += ["--role-arn", ctx.role_arn, "--artifact-bucket", ctx.bucket]
     command += ["--input-data", str(ctx.input_data), "--run-dir", str(run_dir)]
     env = child_env(project)

@@ -123,7 +123,7 @@ def run_child(command: list[str], cwd: Path, env: dict[str, str]) -> int:
 
 def run_pipeline_locally(ctx: DemoContext) -> None:
     project = ctx.rendered()
-    command = [sys.executable, "-m", "mlops_toolkit.runner.cli"]
+    command = [sys.executable, "-m", "mlops_toolkit.runner"]
     command += ["--role-arn", ctx.role_arn, "--artifact-bucket", ctx.bucket]
     command += ["--input-data", str(ctx.input_data), "--run-dir", str(ctx.run_dir)]
     command += FIRST_RUN_PARAMETERS

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mlops_toolkit.runner.definition_cache import DefinitionCache, cache_key, cached_build
+from mlops_toolkit.runner.pipeline_source import BuiltPipeline
 
 INPUTS = {"role_arn": "arn:aws:iam::123456789012:role/r", "region": "us-east-1"}
 
@@ -59,17 +60,16 @@ def test_a_hit_skips_the_build_and_puts_the_uploaded_code_back(
         session.client("s3").put_object(
             Bucket=account.bucket, Key="code/train.py", Body=b"print('v1')\n"
         )
-        return "pipe", {"Steps": [{"Name": "Train"}]}
+        return BuiltPipeline("pipe", {"Steps": [{"Name": "Train"}]})
 
     cache = DefinitionCache(tmp_path / "cache")
     reference = "cachedpipe.pipeline:get_pipeline"
 
-    assert cached_build(cache, reference, INPUTS, session, build) == (
-        "pipe",
-        {"Steps": [{"Name": "Train"}]},
-    )
+    built = cached_build(cache, reference, INPUTS, session, build)
+    assert (built.name, built.definition) == ("pipe", {"Steps": [{"Name": "Train"}]})
     s3.delete_object(Bucket=account.bucket, Key="code/train.py")
-    assert cached_build(cache, reference, INPUTS, session, build)[0] == "pipe"
+    hit = cached_build(cache, reference, INPUTS, session, build)
+    assert (hit.name, hit.definition) == (built.name, built.definition)
 
     assert len(builds) == 1
     body = s3.get_object(Bucket=account.bucket, Key="code/train.py")["Body"].read()
@@ -87,10 +87,41 @@ def test_a_build_whose_uploads_were_not_seen_is_not_cached(package, tmp_path, st
     def build():
         builds.append(1)
         own_client.put_object(Bucket=account.bucket, Key="code/train.py", Body=b"x")
-        return "pipe", {"Steps": []}
+        return BuiltPipeline("pipe", {"Steps": []})
 
     cache = DefinitionCache(tmp_path / "cache")
     for _ in range(2):
         cached_build(cache, "cachedpipe.pipeline:get_pipeline", INPUTS, session, build)
 
     assert len(builds) == 2
+
+
+def test_a_hit_uploads_only_what_s3_lacks_and_knows_a_local_copy_of_each_upload(
+    package, tmp_path, stand_in, account
+):
+    session = stand_in.session()
+    s3 = session.client("s3")
+    code = {"code/train.py": b"print('train')\n", "code/lib/util.py": b"x = 1\n"}
+
+    def build():
+        for key, body in code.items():
+            session.client("s3").put_object(Bucket=account.bucket, Key=key, Body=body)
+        return BuiltPipeline("pipe", {"Steps": []})
+
+    cache = DefinitionCache(tmp_path / "cache")
+    reference = "cachedpipe.pipeline:get_pipeline"
+    first = cached_build(cache, reference, INPUTS, session, build)
+    s3.put_object(Bucket=account.bucket, Key="code/lib/util.py", Body=b"changed since\n")
+    puts: list[str] = []
+    session.events.register(
+        "before-parameter-build.s3.PutObject", lambda params, **_: puts.append(params["Key"])
+    )
+
+    hit = cached_build(cache, reference, INPUTS, session, build)
+
+    assert puts == ["code/lib/util.py"]
+    body = s3.get_object(Bucket=account.bucket, Key="code/lib/util.py")["Body"].read()
+    assert body == code["code/lib/util.py"]
+    for built in (first, hit):
+        copies = {uri: local.path.read_bytes() for uri, local in built.uploads.items()}
+        assert copies == {f"s3://{account.bucket}/{key}": body for key, body in code.items()}

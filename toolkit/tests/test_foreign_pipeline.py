@@ -7,6 +7,9 @@ condition on a JsonGet of another step's property file; its builder takes other 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,26 +79,52 @@ def test_the_else_branch_fails_the_run_with_the_pipelines_message(
     assert summary["failure_reason"] == "only 2 rows; MinRows is 3"
 
 
-def test_a_definition_file_runs_as_the_function_does(stand_in, account, elsewhere, tmp_path):
+def write_definition(stand_in, account, folder: Path) -> Path:
+    """The foreign pipeline's definition, its code uploaded (as ``pipeline.definition()`` does)."""
     import boto3
     from foreign_pipeline import build
 
-    numbers(stand_in, account, [5, 5, 5])
     pipeline = build(
         role_arn=account.role_arn,
         default_bucket=account.bucket,
         boto_session=boto3.Session(region_name=stand_in.region),
     )
-    definition_file = tmp_path / "numbers.json"
-    definition_file.write_text(pipeline.definition())
+    path = folder / "numbers.json"
+    path.write_text(pipeline.definition())
+    return path
+
+
+def test_a_definition_file_runs_as_the_function_does(stand_in, account, elsewhere, tmp_path):
+    numbers(stand_in, account, [5, 5, 5])
+    definition = write_definition(stand_in, account, tmp_path)
 
     code, summary = local_run(
-        account, tmp_path / "run", "--definition", str(definition_file), "--param", "MinRows=4"
+        account, tmp_path / "run", "--definition", str(definition), "--param", "MinRows=4"
     )
 
     assert code == 1
     assert summary["pipeline_name"] == "numbers"
     assert summary["failure_reason"] == "only 3 rows; MinRows is 4"
+
+
+@pytest.mark.parametrize(("min_rows", "status"), [("1", 0), ("9", 1)])
+def test_the_command_exits_with_the_runs_status_and_prints_all_of_its_summary(
+    stand_in, account, elsewhere, tmp_path, min_rows, status
+):
+    # As its own process: it leaves without the interpreter's teardown, so --json's output and
+    # the exit status must still come out whole.
+    numbers(stand_in, account, [5, 5, 5])
+    definition = write_definition(stand_in, account, tmp_path)
+    command = [sys.executable, "-m", "mlops_toolkit.runner", "--definition", str(definition)]
+    command += ["--role-arn", account.role_arn, "--artifact-bucket", account.bucket]
+    command += ["--run-dir", str(tmp_path / "run"), "--param", f"MinRows={min_rows}", "--json"]
+
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=buffered)
+
+    assert done.returncode == status, done.stderr
+    assert json.loads(done.stdout) == json.loads((tmp_path / "run/run-summary.json").read_text())
 
 
 @pytest.mark.parametrize(

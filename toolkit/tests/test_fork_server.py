@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -57,6 +58,15 @@ def test_a_forked_step_has_its_own_folder_environment_arguments_and_log(server, 
     assert "env a" in log
     assert "argv ['--alpha', '1']" in log
     assert f"path0 {tmp_path / 'a'}" in log
+
+
+def test_a_forked_step_collects_garbage_as_a_fresh_process_does(server, tmp_path):
+    # The server turns the collector off while it imports; a step must not inherit that.
+    run = _step(tmp_path / "a", PRELOADED + "import gc\nprint('collecting', gc.isenabled())\n")
+
+    run_script(run, "step A")
+
+    assert _log(run)[-2:] == ["preloaded True", "collecting True"]
 
 
 def test_what_one_step_changes_does_not_reach_the_next(server, tmp_path):
@@ -117,3 +127,67 @@ def test_the_server_can_be_turned_off(monkeypatch, tmp_path):
         run = _step(tmp_path / "a", PRELOADED)
         run_script(run, "step A")
     assert "preloaded False" in _log(run)
+
+
+# Printed by a step: the process it was forked from.
+PARENT = "import os\nprint('parent', os.getppid())\n"
+
+
+def test_the_server_started_early_is_the_one_the_steps_run_in(tmp_path):
+    env = base_environment()
+    early = fork_server.start_early(env)
+    with fork_server.fork_server(None, env) as server:
+        assert server is early
+        run = _step(tmp_path / "a", PRELOADED + PARENT)
+        run_script(run, "step A")
+    assert _log(run)[-2:] == ["preloaded True", f"parent {early.process.pid}"]
+    assert early.process.returncode == 0
+
+
+def test_an_early_server_with_another_environment_is_replaced(tmp_path):
+    env = base_environment()
+    early = fork_server.start_early({**env, "OMP_NUM_THREADS": "3"})
+    with fork_server.fork_server(None, env) as server:
+        assert server is not early and server.env == env
+        assert early.process.returncode is not None
+        run = _step(tmp_path / "a", PARENT)
+        run_script(run, "step A")
+    assert _log(run)[-1] == f"parent {server.process.pid}"
+
+
+def test_turning_the_server_off_stops_the_early_one(monkeypatch):
+    early = fork_server.start_early(base_environment())
+    with fork_server.fork_server(False, base_environment()) as server:
+        assert server is None
+        assert early.process.returncode is not None
+    monkeypatch.setenv(fork_server.ENV_DISABLE, "0")
+    assert fork_server.start_early(base_environment()) is None
+
+
+def test_the_command_stops_an_early_server_no_run_adopted(monkeypatch, capsys):
+    from mlops_toolkit.runner import __main__ as command
+
+    spawned: list[fork_server.ForkServer] = []
+    real = fork_server.ForkServer
+    monkeypatch.setattr(
+        fork_server, "ForkServer", lambda env: spawned.append(real(env)) or spawned[-1]
+    )
+
+    with pytest.raises(SystemExit):
+        command.main(["--help"])
+
+    assert "usage: local-run" in capsys.readouterr().out
+    assert len(spawned) == 1 and spawned[0].process.returncode is not None
+
+
+def test_the_command_starts_the_server_before_importing_anything_heavy():
+    # What local-run imports before spawning the server delays every step library import.
+    probe = (
+        "import sys\n"
+        "import mlops_toolkit.runner.__main__\n"
+        "heavy = ('boto3', 'botocore', 'rich', 'numpy', 'importlib.metadata',\n"
+        "         'mlops_toolkit.runner.cli')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -6,9 +6,15 @@ the inference handler inside a registered model, and ``drift-report`` compares c
 with a data-quality baseline as Model Monitor would.
 """
 
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("mlops-template-toolkit")
-except PackageNotFoundError:  # imported from a source tree that was never installed
-    __version__ = "0+unknown"
+def __getattr__(name: str) -> str:
+    # Looked up on demand: importing importlib.metadata would slow down the start of every
+    # command (and of local-run's fork server), which import this package first.
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mlops-template-toolkit")
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        return "0+unknown"

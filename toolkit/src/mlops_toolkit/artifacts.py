@@ -4,12 +4,17 @@ S3 stays the record: every output is uploaded to the URI the definition gives it
 that reads those URIs later (the model registry, a deploy, a person with the AWS CLI) finds real
 objects. A step's inputs are copied from the local output of the step that wrote them when there
 is one, which saves a download per input; anything else (the raw data) comes from S3 or, for
-``--input-data``, straight from a local path.
+``--input-data``, straight from a local path. Objects the run knows a local copy of (the step code
+a cached definition put back) are still listed in S3, but copied from that file wherever S3 holds
+the same bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +70,77 @@ def _copy_into(source: Path, destination: Path, name: str | None = None) -> int:
     return 1
 
 
+@dataclass(frozen=True)
+class LocalObject:
+    """A file, and the ETag S3 gives an object uploaded from it in one part (its MD5)."""
+
+    path: Path
+    etag: str
+
+    @classmethod
+    def of(cls, path: Path) -> LocalObject:
+        return cls(path, _md5(path))
+
+    def matches(self, listed: dict) -> bool:
+        """Whether an object of a listing holds this file's bytes. An object uploaded in parts or
+        encrypted with KMS has another kind of ETag: it never matches, and is transferred."""
+        return listed.get("ETag", "").strip('"') == self.etag
+
+    def copy_to(self, target: Path) -> bool:
+        """Copy the file to ``target`` if it still holds the bytes it was known by (it is checked
+        as it is copied: a file changed or removed since means a download instead)."""
+        try:
+            return _md5(self.path, copy_to=target) == self.etag
+        except OSError:
+            return False
+
+
+def _md5(path: Path, copy_to: Path | None = None) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as source, (copy_to or Path(os.devnull)).open("wb") as copy:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            digest.update(block)
+            copy.write(block)
+    return digest.hexdigest()
+
+
+def _listing_prefixes(keys: Iterable[str]) -> list[str]:
+    """The fewest folder prefixes that hold all of ``keys``, none inside another."""
+    folders = sorted({key[: key.rfind("/") + 1] or key for key in keys})
+    kept: list[str] = []
+    for folder in folders:
+        if not kept or not folder.startswith(kept[-1]):
+            kept.append(folder)
+    return kept
+
+
+def _listed(s3, bucket: str, prefix: str) -> Iterator[dict]:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        yield from page.get("Contents", [])
+
+
+def put_missing(s3, objects: dict[str, LocalObject]) -> int:
+    """Upload each file to its S3 URI unless S3 already holds those bytes there: a listing per
+    folder instead of an upload per object. Returns how many were uploaded."""
+    by_bucket: dict[str, dict[str, LocalObject]] = {}
+    for uri, local in objects.items():
+        location = S3Location.parse(uri)
+        by_bucket.setdefault(location.bucket, {})[location.key] = local
+    uploaded = 0
+    for bucket, wanted in by_bucket.items():
+        present = {
+            item["Key"]
+            for prefix in _listing_prefixes(wanted)
+            for item in _listed(s3, bucket, prefix)
+            if item["Key"] in wanted and wanted[item["Key"]].matches(item)
+        }
+        for key, local in wanted.items():
+            if key not in present:
+                s3.upload_file(str(local.path), bucket, key)
+                uploaded += 1
+    return uploaded
+
+
 def _describe(error: Exception) -> str:
     if isinstance(error, ClientError):
         details = error.response.get("Error", {})
@@ -73,9 +149,11 @@ def _describe(error: Exception) -> str:
 
 
 class ArtifactStore:
-    def __init__(self, s3_client) -> None:
+    def __init__(self, s3_client, known: dict[str, LocalObject] | None = None) -> None:
         self._s3 = s3_client
         self._local: dict[str, Path] = {}
+        # Single objects (by URI) of which a local file may hold the same bytes.
+        self._known = dict(known or {})
 
     def record(self, uri: str, local: Path) -> None:
         """Remember that ``local`` holds exactly what was uploaded to ``uri``."""
@@ -111,25 +189,25 @@ class ArtifactStore:
         except OSError as error:
             raise StepFailed(f"{label}: cannot read {path} ({error.strerror or error})") from None
 
-    def _keys(self, location: S3Location) -> list[str]:
-        pages = self._s3.get_paginator("list_objects_v2").paginate(
-            Bucket=location.bucket, Prefix=location.key
-        )
-        return [item["Key"] for page in pages for item in page.get("Contents", [])]
-
     def _download(self, uri: str, destination: Path, label: str) -> int:
         location = S3Location.parse(uri)
         try:
-            keys = [key for key in self._keys(location) if not key.endswith("/")]
-            if not keys:
+            items = [
+                item
+                for item in _listed(self._s3, location.bucket, location.key)
+                if not item["Key"].endswith("/")
+            ]
+            if not items:
                 raise StepFailed(f"{label}: no objects found at {uri}")
-            for key in keys:
-                target = destination / relative_key(location.key, key)
+            for item in items:
+                target = destination / relative_key(location.key, item["Key"])
                 target.parent.mkdir(parents=True, exist_ok=True)
-                self._s3.download_file(location.bucket, key, str(target))
+                known = self._known.get(f"s3://{location.bucket}/{item['Key']}")
+                if known is None or not known.matches(item) or not known.copy_to(target):
+                    self._s3.download_file(location.bucket, item["Key"], str(target))
         except ClientError as error:
             raise StepFailed(f"{label}: cannot read {uri}: {_describe(error)}") from None
-        return len(keys)
+        return len(items)
 
     def upload(self, source: Path, uri: str) -> int:
         """Upload a file, or every file under a directory, to ``uri`` (a key or a prefix)."""

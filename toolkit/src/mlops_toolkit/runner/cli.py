@@ -220,14 +220,12 @@ def load_pipeline(args: argparse.Namespace, config: ProjectConfig, session) -> B
     if not args.definition_cache:
         return build_from_function(args.pipeline, inputs, args.verbose)
 
-    def build() -> tuple[str, dict]:
-        built = build_from_function(args.pipeline, inputs, args.verbose)
-        return built.name, built.definition
+    def build() -> BuiltPipeline:
+        return build_from_function(args.pipeline, inputs, args.verbose)
 
     cache = DefinitionCache(config.root / config.local_dir / DEFINITION_CACHE_DIR)
     described = {name: getattr(inputs, name) for name in OFFERED if name != "boto_session"}
-    name, definition = cached_build(cache, args.pipeline, described, session, build)
-    return BuiltPipeline(name, definition)
+    return cached_build(cache, args.pipeline, described, session, build)
 
 
 def run_parameters(
@@ -263,6 +261,7 @@ def prepare_run(
         region=session.region_name,
         execution_id=execution_id,
         tags=config.tag_list,
+        local_objects=built.uploads,
     )
     reporter = RichReporter(console)
     return LocalRun(built.definition, parameters, options, session, reporter), reporter

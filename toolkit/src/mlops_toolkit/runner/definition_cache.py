@@ -6,8 +6,9 @@ is a digest of: the pipeline's package files (every file of the package its modu
 the step code it uploads included), the SageMaker SDK, toolkit and Python versions, and the build
 inputs (role, bucket, region, pipeline name, git commit). An entry keeps the definition and a
 copy of every object the build uploaded to S3 (recorded from the session's ``PutObject`` and
-``CreateMultipartUpload`` calls); a hit uploads those copies again, from these local files, so
-the run finds its code wherever it runs. A process that has imported the pipeline's module
+``CreateMultipartUpload`` calls); a hit uploads again, from these local files, those S3 does not
+hold as they are, so the run finds its code wherever it runs, and its steps copy their code from
+these files instead of downloading it. A process that has imported the pipeline's module
 already builds anew (its code may have been changed in memory). A pipeline function that also
 reads something outside its package (environment variables, other files) should run with
 ``--no-definition-cache``.
@@ -26,6 +27,9 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+from mlops_toolkit.artifacts import LocalObject, put_missing
+from mlops_toolkit.runner.pipeline_source import BuiltPipeline
 
 FORMAT = 1
 KEEP_ENTRIES = 8
@@ -109,20 +113,20 @@ class DefinitionCache:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def load(self, key: str, session) -> tuple[str, dict[str, Any]] | None:
-        """The cached name and definition, with the build's uploads put back; None on a miss."""
+    def load(self, key: str, session) -> BuiltPipeline | None:
+        """The cached build, with its uploads put back where S3 lacks them; None on a miss."""
         entry = self.root / key
         try:
             index = json.loads((entry / "entry.json").read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             return None
-        s3 = session.client("s3")
-        for number, (bucket, object_key) in enumerate(index["objects"]):
-            s3.upload_file(str(entry / "objects" / str(number)), bucket, object_key)
+        uploads = _copies(entry, index["objects"])
+        put_missing(session.client("s3"), uploads)
         (entry / "entry.json").touch()
-        return index["name"], index["definition"]
+        return BuiltPipeline(index["name"], index["definition"], uploads)
 
-    def store(self, key: str, name: str, definition: dict[str, Any], objects, session) -> None:
+    def store(self, key: str, built: BuiltPipeline, objects, session) -> BuiltPipeline:
+        """Keep the build and a copy of ``objects``; returns it with those copies as its uploads."""
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=self.root))
         s3 = session.client("s3")
@@ -130,12 +134,13 @@ class DefinitionCache:
         (staging / "objects").mkdir()
         for number, (bucket, object_key) in enumerate(unique):
             s3.download_file(bucket, object_key, str(staging / "objects" / str(number)))
-        index = {"name": name, "definition": definition, "objects": unique}
+        index = {"name": built.name, "definition": built.definition, "objects": unique}
         (staging / "entry.json").write_text(json.dumps(index), encoding="utf-8")
         target = self.root / key
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
         self._prune()
+        return BuiltPipeline(built.name, built.definition, _copies(target, unique))
 
     def _prune(self) -> None:
         entries = sorted(
@@ -147,13 +152,20 @@ class DefinitionCache:
             shutil.rmtree(stale, ignore_errors=True)
 
 
+def _copies(entry: Path, objects: list) -> dict[str, LocalObject]:
+    return {
+        f"s3://{bucket}/{key}": LocalObject.of(entry / "objects" / str(number))
+        for number, (bucket, key) in enumerate(objects)
+    }
+
+
 def cached_build(
     cache: DefinitionCache,
     reference: str,
     build_inputs: dict[str, Any],
     session,
-    build: Callable[[], tuple[str, dict[str, Any]]],
-) -> tuple[str, dict[str, Any]]:
+    build: Callable[[], BuiltPipeline],
+) -> BuiltPipeline:
     key = cache_key(reference, build_inputs)
     if key is None:
         return build()
@@ -161,8 +173,8 @@ def cached_build(
     if hit is not None:
         return hit
     with UploadRecorder(session) as recorder:
-        name, definition = build()
+        built = build()
     # A build that uploaded nothing we saw may have used a client of its own: not safe to reuse.
     if recorder.objects:
-        cache.store(key, name, definition, recorder.objects, session)
-    return name, definition
+        return cache.store(key, built, recorder.objects, session)
+    return built

@@ -16,10 +16,11 @@ import json
 import os
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops_toolkit.artifacts import LocalObject
 from mlops_toolkit.cli_support import CliError, quiet_sdk_logs
 
 OFFERED = ("role_arn", "default_bucket", "region", "boto_session", "pipeline_name", "git_commit")
@@ -39,6 +40,8 @@ class BuildInputs:
 class BuiltPipeline:
     name: str
     definition: dict[str, Any]
+    # Objects the build uploaded, by S3 URI, where a local copy of each is known.
+    uploads: dict[str, LocalObject] = field(default_factory=dict)
 
 
 def import_function(reference: str) -> Callable[..., Any]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import boto3
 
-from mlops_toolkit.artifacts import ArtifactStore
+from mlops_toolkit.artifacts import ArtifactStore, LocalObject
 from mlops_toolkit.aws import CLIENT_CONFIG
 from mlops_toolkit.definition import StepNode, step_graph
 from mlops_toolkit.errors import LocalRunError, StepFailed, UnsupportedStepError
@@ -109,6 +109,8 @@ class RunOptions:
     execution_id: str = field(default_factory=new_execution_id)
     # Tags for a model package group the run has to create.
     tags: list[dict[str, str]] = field(default_factory=list)
+    # S3 objects (by URI) a local file may hold the bytes of: staged from that file if so.
+    local_objects: dict[str, LocalObject] = field(default_factory=dict)
 
 
 class LocalRun:
@@ -127,7 +129,9 @@ class LocalRun:
         self.layout = RunLayout(options.run_dir)
         self.reporter = reporter or Reporter()
         self.sagemaker = session.client("sagemaker", config=CLIENT_CONFIG)
-        self.store = ArtifactStore(session.client("s3", config=CLIENT_CONFIG))
+        self.store = ArtifactStore(
+            session.client("s3", config=CLIENT_CONFIG), known=options.local_objects
+        )
         self.account = session.client("sts", config=CLIENT_CONFIG).get_caller_identity()["Account"]
         self.summary = self._new_summary(parameters)
         self.state = RunState(

@@ -173,7 +173,9 @@ def write_config(arguments: dict[str, Any], ctx: StepContext) -> None:
 
 def pack(directory: Path, archive: Path) -> None:
     archive.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive, "w:gz", compresslevel=6) as tar:
+    # The fastest level: the archive is read back once or twice on this machine, and level 6
+    # took eight times as long on the template's 2 MB model for a fifth less size.
+    with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
         for path in sorted(directory.iterdir()):
             tar.add(path, arcname=path.name)
 
