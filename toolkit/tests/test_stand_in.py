@@ -76,6 +76,20 @@ def test_saved_state_comes_back_with_the_same_versions_objects_and_tags(tmp_path
         )
 
 
+def test_an_empty_stand_in_saves_and_restores_as_empty(tmp_path):
+    # A run that fails before its first upload leaves the bucket empty; saving must still work
+    # so that the run's own error is what the user sees.
+    with EmbeddedAws("us-east-1", "kept-bucket", "kept-role") as aws:
+        aws.reset()
+        aws.provision()
+        stand_in_state.save(aws.session(), tmp_path)
+
+        aws.reset()
+        aws.provision()
+        assert stand_in_state.restore(aws.session(), tmp_path) == 0
+        assert "Contents" not in aws.client("s3").list_objects_v2(Bucket="kept-bucket")
+
+
 def test_state_from_another_format_is_refused_with_what_to_do(tmp_path):
     (tmp_path / stand_in_state.REGISTRY_FILE).write_text(json.dumps({"format": 99, "groups": []}))
     with EmbeddedAws("us-east-1", "kept-bucket", "kept-role") as aws:

@@ -27,8 +27,11 @@ def _accepted(client, operation: str) -> set[str]:
 
 
 def _pages(client, operation: str, key: str, **request: Any) -> list[dict[str, Any]]:
+    # S3 leaves "Contents" out of an empty bucket's listing (a run that failed before uploading).
     return [
-        item for page in client.get_paginator(operation).paginate(**request) for item in page[key]
+        item
+        for page in client.get_paginator(operation).paginate(**request)
+        for item in page.get(key, [])
     ]
 
 
