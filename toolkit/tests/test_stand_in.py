@@ -76,6 +76,38 @@ def test_saved_state_comes_back_with_the_same_versions_objects_and_tags(tmp_path
         )
 
 
+def test_only_what_a_version_refers_to_is_kept_and_unchanged_objects_are_not_fetched_again(
+    tmp_path,
+):
+    with EmbeddedAws("us-east-1", "kept-bucket", "kept-role") as aws:
+        aws.reset()
+        provisioned = aws.provision()
+        sagemaker, s3 = aws.client("sagemaker"), aws.client("s3")
+        sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+        _register(sagemaker, provisioned.bucket, "Approved")
+        s3.put_object(Bucket=provisioned.bucket, Key="baseline/statistics.json", Body=b"{}")
+        s3.put_object(Bucket=provisioned.bucket, Key="model.tar.gz", Body=b"model")
+        s3.put_object(Bucket=provisioned.bucket, Key="code/preprocess.py", Body=b"print(1)")
+        s3.put_object(Bucket=provisioned.bucket, Key="run-1/train/train.csv", Body=b"1,2")
+        stand_in_state.save(aws.session(), tmp_path)
+
+        kept = tmp_path / stand_in_state.S3_FOLDER / provisioned.bucket
+        assert sorted(p.relative_to(kept).as_posix() for p in kept.rglob("*") if p.is_file()) == [
+            "baseline/statistics.json",
+            "model.tar.gz",
+        ]
+
+        # An unchanged object keeps its file (an old timestamp stays old); a changed one is
+        # fetched again.
+        unchanged = kept / "baseline" / "statistics.json"
+        os.utime(unchanged, (1_000_000_000, 1_000_000_000))
+        s3.put_object(Bucket=provisioned.bucket, Key="model.tar.gz", Body=b"retrained")
+        stand_in_state.save(aws.session(), tmp_path)
+
+        assert unchanged.stat().st_mtime == 1_000_000_000
+        assert (kept / "model.tar.gz").read_bytes() == b"retrained"
+
+
 def test_an_empty_stand_in_saves_and_restores_as_empty(tmp_path):
     # A run that fails before its first upload leaves the bucket empty; saving must still work
     # so that the run's own error is what the user sees.
@@ -132,15 +164,17 @@ def test_local_run_without_aws_starts_a_stand_in_and_keeps_its_state(no_aws, pro
     assert "0 model version(s) restored" in err
     assert "AWS_ENDPOINT_URL" not in os.environ  # stopped, environment put back
     state = project / "state-here" / "stand-in"
-    published = list((state / "s3" / "local-artifacts").rglob("published.json"))
+    # This pipeline registers nothing: the registry is kept (empty), its outputs stay on disk in
+    # the run folder only.
+    assert json.loads((state / stand_in_state.REGISTRY_FILE).read_text())["groups"] == []
+    assert not list(state.rglob("published.json"))
+    published = list((project / "runs" / "first").rglob("published.json"))
     assert len(published) == 1
     assert json.loads(published[0].read_text()) == {"rows": 3, "mean": 2.0, "published": True}
 
     second = cli.main(["--input-data", "numbers.txt", "--run-dir", "runs/second"])
 
     assert second == 0, capsys.readouterr().err
-    # The first run's outputs came back into the second stand-in, and were kept again.
-    assert len(list((state / "s3" / "local-artifacts").rglob("published.json"))) == 2
     assert json.loads((state / stand_in_state.REGISTRY_FILE).read_text())["groups"] == []
 
 

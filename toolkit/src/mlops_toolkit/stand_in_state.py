@@ -2,16 +2,20 @@
 
 moto forgets everything when its server stops. A data scientist expects the model versions (and
 the artifacts and baselines they point at) of yesterday's run to be there today, so that a second
-run compares with the first run's baseline. At stop, every bucket's objects are written under
-``<state>/s3/<bucket>/<key>`` and every model package group and version to
-``<state>/registry.json``; at start they are put back, versions in their original order, so they
-keep their ARNs. Plain files: a person can look inside, and deleting the folder starts afresh.
+run compares with the first run's baseline. At stop, every model package group and version is
+written to ``<state>/registry.json`` and every S3 object a version refers to (its model, metrics,
+baselines) under ``<state>/s3/<bucket>/<key>``; at start they are put back, versions in their
+original order, so they keep their ARNs. Other objects (step code, intermediate outputs) are not
+kept: each run's outputs are on disk in its run folder, and keeping them all made every start and
+stop slower with every run. Plain files: a person can look inside, and deleting the folder starts
+afresh.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,24 +62,66 @@ def _group_record(sagemaker, summary: dict[str, Any]) -> dict[str, Any]:
     return {"group": create, "versions": packages}
 
 
+def _s3_uris(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        if value.startswith("s3://"):
+            yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _s3_uris(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _s3_uris(item)
+
+
+def _referenced_objects(s3, registry: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The objects the registry's S3 URIs name: each URI's object, or the objects under it."""
+    objects = {}
+    for uri in sorted(set(_s3_uris(registry["groups"]))):
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        try:
+            listed = _pages(s3, "list_objects_v2", "Contents", Bucket=bucket, Prefix=key)
+        except ClientError as error:
+            # A version may point at a bucket the stand-in never held (a public sample, say).
+            if error.response.get("Error", {}).get("Code") == "NoSuchBucket":
+                continue
+            raise
+        folder = key.rstrip("/") + "/"
+        for item in listed:
+            if item["Key"] == key or item["Key"].startswith(folder):
+                objects[(bucket, item["Key"])] = item
+    return objects
+
+
+def _holds(path: Path, item: dict[str, Any]) -> bool:
+    """Whether ``path`` already holds the object's bytes (single-part ETags are the MD5)."""
+    if not path.is_file() or path.stat().st_size != item["Size"]:
+        return False
+    return hashlib.md5(path.read_bytes()).hexdigest() == item["ETag"].strip('"')
+
+
 def save(session, state_dir: Path) -> None:
-    """Write what the stand-in holds under ``state_dir`` (replacing what was there)."""
+    """Write the registry and the objects it refers to under ``state_dir``, replacing what was
+    there; an object already saved with the same bytes is not downloaded again."""
     s3, sagemaker = session.client("s3"), session.client("sagemaker")
-    objects_dir = state_dir / S3_FOLDER
-    if objects_dir.exists():
-        shutil.rmtree(objects_dir)
-    for bucket in s3.list_buckets().get("Buckets", []):
-        name = bucket["Name"]
-        (objects_dir / name).mkdir(parents=True, exist_ok=True)
-        for item in _pages(s3, "list_objects_v2", "Contents", Bucket=name):
-            target = objects_dir / name / item["Key"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            s3.download_file(name, item["Key"], str(target))
     groups = _pages(sagemaker, "list_model_package_groups", "ModelPackageGroupSummaryList")
     registry = {
         "format": FORMAT,
         "groups": [_group_record(sagemaker, group) for group in groups],
     }
+    objects_dir = state_dir / S3_FOLDER
+    kept = _referenced_objects(s3, registry)
+    for (bucket, key), item in kept.items():
+        target = objects_dir / bucket / key
+        if not _holds(target, item):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, key, str(target))
+    if objects_dir.is_dir():
+        for path in [p for p in objects_dir.rglob("*") if p.is_file()]:
+            bucket, *key = path.relative_to(objects_dir).parts
+            if (bucket, "/".join(key)) not in kept:
+                path.unlink()
+    state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / REGISTRY_FILE).write_text(json.dumps(registry, indent=2, default=str), "utf-8")
 
 
