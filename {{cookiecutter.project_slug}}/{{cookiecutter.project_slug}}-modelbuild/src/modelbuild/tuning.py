@@ -115,7 +115,9 @@ def _bounds_problems(name: str, spec: dict[str, Any]) -> list[str]:
         problems.append(f"{name}: an integer range needs whole-number bounds")
     scaling = spec.get("scaling_type", "Auto")
     if scaling not in SCALING_TYPES:
-        problems.append(f"{name}: scaling_type {scaling!r} is not one of {', '.join(SCALING_TYPES)}")
+        problems.append(
+            f"{name}: scaling_type {scaling!r} is not one of {', '.join(SCALING_TYPES)}"
+        )
     elif scaling == "Logarithmic" and low <= 0:
         problems.append(f"{name}: Logarithmic scaling needs min_value above 0")
     elif scaling == "ReverseLogarithmic" and (spec["type"] == "integer" or low < 0 or high >= 1):
@@ -167,7 +169,11 @@ def check_ranges(ranges: Any, defaults: dict[str, Any]) -> list[str]:
         return ["the file must hold an object with at least one hyperparameter range"]
     if len(ranges) > MAX_RANGES:
         return [f"{len(ranges)} ranges; SageMaker tunes at most {MAX_RANGES} hyperparameters"]
-    return [problem for name, spec in ranges.items() for problem in _range_problems(name, spec, defaults)]
+    return [
+        problem
+        for name, spec in ranges.items()
+        for problem in _range_problems(name, spec, defaults)
+    ]
 
 
 def to_parameter_range(spec: dict[str, Any]) -> ParameterRange:
