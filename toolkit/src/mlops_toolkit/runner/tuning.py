@@ -202,8 +202,10 @@ def train(arguments: dict[str, Any], ctx: StepContext, fresh_process: bool) -> d
 
 
 def last_value(objective: Objective, log: Path) -> float | None:
+    """The last value the regex finds, line by line as SageMaker reads the job's log events."""
     text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
-    values = [match.group(1) for match in objective.regex.finditer(text)]
+    matches = (objective.regex.search(line) for line in text.splitlines())
+    values = [match.group(1) for match in matches if match]
     try:
         return float(values[-1]) if values else None
     except ValueError:
