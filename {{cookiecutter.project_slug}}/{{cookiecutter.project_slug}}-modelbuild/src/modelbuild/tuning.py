@@ -2,18 +2,9 @@
 and the limits of the tuning job that replaces the training job.
 
 ``steps/training/hyperparameter_ranges.json`` gives, for each tuned hyperparameter of
-``hyperparameters.json``, its type and range; every hyperparameter it leaves out keeps its value
-from ``hyperparameters.json`` in every training job::
-
-    {
-      "eta": {"type": "continuous", "min_value": 0.01, "max_value": 0.2,
-              "scaling_type": "Logarithmic"},
-      "max_depth": {"type": "integer", "min_value": 2, "max_value": 8},
-      "objective": {"type": "categorical", "values": ["reg:squarederror", "count:poisson"]}
-    }
-
-The tuning job minimises the validation MSE of the model each training job saves: every
-framework's train.py prints it last, as ``saved-model-validation-mse:<value>``.
+``hyperparameters.json``, its type (continuous, integer, categorical) and range; the others keep
+their value in every training job. The tuning job minimises the validation MSE of the model each
+training job saves, which every train.py prints last as ``saved-model-validation-mse:<value>``.
 """
 
 from __future__ import annotations
