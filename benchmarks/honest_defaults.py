@@ -69,6 +69,7 @@ UNSEEN_SEEDS = tuple(range(1, 11))
 FOLDS = 5
 TARGET_IMPROVEMENT_PERCENT = 7.0
 MAX_SLOWDOWN = 2.0
+HYPERPARAMETERS = Path("src") / "modelbuild" / "steps" / "training" / "hyperparameters.json"
 TRAINING_SOURCE = (
     TEMPLATE_ROOT
     / "{{cookiecutter.project_slug}}"
@@ -245,12 +246,13 @@ def score_fold(task: tuple[dict, int, int]) -> tuple[float, float]:
     return mse, time.perf_counter() - started
 
 
-def score_all(pool: ProcessPoolExecutor, scores: list[Score], shuffles: range) -> None:
+def score_all(pool: ProcessPoolExecutor, scores: list[Score], shuffles: range, folds: int) -> None:
+    """Score every candidate on the first ``folds`` folds of each shuffle (all 5: 5-fold CV)."""
     tasks = [
         (index, (score.settings, shuffle, fold))
         for index, score in enumerate(scores)
         for shuffle in shuffles
-        for fold in range(FOLDS)
+        for fold in range(folds)
     ]
     results = pool.map(score_fold, [task for _, task in tasks], chunksize=1)
     for (index, _), (mse, seconds) in zip(tasks, results, strict=True):
@@ -277,13 +279,12 @@ class Choice:
     finalists: list[Score]
     winner: Score
     screened: int
+    folds: int
 
 
 def choose(framework: str, modelbuild: Path, splits: list, args: argparse.Namespace) -> Choice:
     """Screen the grid on a few shuffles, then the finalists and incumbent on all of them."""
-    incumbent = json.loads(
-        (modelbuild / "src/modelbuild/steps/training/hyperparameters.json").read_text()
-    )
+    incumbent = json.loads((modelbuild / HYPERPARAMETERS).read_text())
     trials = candidates(framework, incumbent, CANDIDATES_PER_FRAMEWORK[framework])
     previous = PREVIOUS_DEFAULTS[framework]
     if previous not in trials:
@@ -292,13 +293,13 @@ def choose(framework: str, modelbuild: Path, splits: list, args: argparse.Namesp
     with ProcessPoolExecutor(
         args.jobs, initializer=_load_worker, initargs=(framework, modelbuild, splits)
     ) as pool:
-        score_all(pool, screened, range(args.screen_shuffles))
+        score_all(pool, screened, range(args.screen_shuffles), args.folds_used)
         ranked = sorted(screened[1:], key=lambda score: score.mean_mse)
         finalists = [Score(screened[0].settings)]
         finalists += [Score(s.settings) for s in ranked[: args.finalists]]
         if all(score.settings != previous for score in finalists):
             finalists.append(Score(previous))
-        score_all(pool, finalists, range(len(CHOOSING_SEEDS)))
+        score_all(pool, finalists, range(len(CHOOSING_SEEDS)), args.folds_used)
     by_settings = {json.dumps(s.settings, sort_keys=True): s for s in finalists}
     previous_score = by_settings[json.dumps(previous, sort_keys=True)]
     budget = MAX_SLOWDOWN * previous_score.mean_seconds
@@ -310,14 +311,26 @@ def choose(framework: str, modelbuild: Path, splits: list, args: argparse.Namesp
         finalists=finalists,
         winner=min(affordable, key=lambda score: score.mean_mse),
         screened=len(screened),
+        folds=args.folds_used,
     )
 
 
+def keep_incumbent(framework: str, modelbuild: Path) -> Choice:
+    """--no-search: hyperparameters.json as chosen (by an earlier run), reported unseen only."""
+    incumbent = Score(json.loads((modelbuild / HYPERPARAMETERS).read_text()))
+    previous = Score(PREVIOUS_DEFAULTS[framework])
+    return Choice(framework, incumbent, previous, [], incumbent, screened=0, folds=0)
+
+
 def print_choice(choice: Choice) -> None:
+    if not choice.screened:
+        changed = _changed(choice.framework, choice.winner.settings)
+        print(f"\n{choice.framework}: not searched in this run; hyperparameters.json: {changed}")
+        return
     print(
         f"\n{choice.framework}: {choice.screened} candidates screened on the first "
-        f"shuffles; finalists on {len(CHOOSING_SEEDS)} shuffles x {FOLDS} folds "
-        "(validation MSE, mean ± sd over folds; mean fit s):"
+        f"shuffles; finalists on {len(CHOOSING_SEEDS)} shuffles x {choice.folds} of {FOLDS} "
+        "folds (validation MSE, mean ± sd over folds; mean fit s):"
     )
     for score in sorted(choice.finalists, key=lambda s: s.mean_mse):
         tags = [
@@ -329,13 +342,16 @@ def print_choice(choice: Choice) -> None:
             )
             if other is score
         ]
-        changed = {
-            k: v for k, v in score.settings.items() if PREVIOUS_DEFAULTS[choice.framework][k] != v
-        }
+        changed = _changed(choice.framework, score.settings)
         print(
             f"  {score.mean_mse:.4f} ± {statistics.stdev(score.mse):.4f}  "
-            f"{score.mean_seconds:6.2f} s  {','.join(tags):<18} vs previous: {json.dumps(changed)}"
+            f"{score.mean_seconds:6.2f} s  {','.join(tags):<18} {changed}"
         )
+
+
+def _changed(framework: str, settings: dict) -> str:
+    previous = PREVIOUS_DEFAULTS[framework]
+    return "vs previous: " + json.dumps({k: v for k, v in settings.items() if previous[k] != v})
 
 
 @dataclass
@@ -419,6 +435,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=2, help="fits in parallel (one thread each)")
     parser.add_argument("--screen-shuffles", type=int, default=2)
     parser.add_argument("--finalists", type=int, default=2)
+    parser.add_argument(
+        "--folds-used",
+        type=int,
+        default=FOLDS,
+        choices=range(1, FOLDS + 1),
+        help="folds scored per shuffle (5: repeated 5-fold CV; 1: one held-out fold per shuffle)",
+    )
+    parser.add_argument(
+        "--no-search",
+        nargs="+",
+        default=[],
+        choices=FRAMEWORKS,
+        help="report these frameworks' hyperparameters.json on unseen shuffles without searching",
+    )
     parser.add_argument("--target", type=float, default=TARGET_IMPROVEMENT_PERCENT)
     parser.add_argument("--write", action="store_true", help="update hyperparameters.json")
     return parser.parse_args(argv)
@@ -437,7 +467,10 @@ def main(argv: list[str] | None = None) -> int:
         splits = prepare_choosing_splits(preprocess, args.data.resolve(), workdir / "choosing")
         choices = {}
         for name, project in projects.items():
-            choices[name] = choose(name, project.modelbuild, splits, args)
+            if name in args.no_search:
+                choices[name] = keep_incumbent(name, project.modelbuild)
+            else:
+                choices[name] = choose(name, project.modelbuild, splits, args)
             print_choice(choices[name])
             print(f"  ({time.perf_counter() - started:.0f} s so far)", flush=True)
         unseen = evaluate_unseen(projects, choices, args.data.resolve(), workdir / "unseen")
