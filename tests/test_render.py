@@ -141,6 +141,7 @@ FRAMEWORK_PACKAGES = {"xgboost": "xgboost", "pytorch": "torch", "sklearn": "jobl
 TRAINING_FILES = [
     "__init__.py",
     "framework.json",
+    "hyperparameter_ranges.json",
     "hyperparameters.json",
     "inference.py",
     "model_io.py",
