@@ -26,6 +26,8 @@ PROJECT_KEYS = (
 def resources_data(answers: Mapping[str, object]) -> dict[str, object]:
     """What ``resources.json`` holds for these (already validated) answers."""
     project = {key: str(answers[key]) for key in PROJECT_KEYS}
+    # Only the CI/CD stack's grants depend on it (a tuning job's permissions).
+    project["hyperparameter_tuning"] = str(answers.get("hyperparameter_tuning", "no"))
     names = derived_names(project["project_slug"], project["aws_region"], ACCOUNT_PLACEHOLDER)
     return {
         "_comment": (

@@ -40,6 +40,7 @@ from mlops_template.regions import (
 DEFAULT_REGION = "us-east-1"
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved")
 BOOTSTRAP_CHOICES = ("no", "yes")
+TUNING_CHOICES = ("no", "yes")
 JINJA_MARKERS = ("{{", "{%", "{#")
 PROJECT_NAME_MAX = 100
 DESCRIPTION_MAX = 256
@@ -159,6 +160,7 @@ def _field_checks(answers: Mapping[str, object]) -> dict[str, Check]:
             _check_aws_name, kind="sagemaker_model_package_group"
         ),
         "framework": _check_framework,
+        "hyperparameter_tuning": _check_tuning_choice,
         "processing_instance_type": _check_instance_type,
         "training_instance_type": _check_instance_type,
         "mse_threshold": _check_mse_threshold,
@@ -434,6 +436,16 @@ def _check_framework(value: str) -> Finding | None:
         f"is not one of {', '.join(FRAMEWORKS)}",
         f"{hint}choose xgboost (the default), pytorch or sklearn; "
         "another framework needs its own steps/training_<framework> folder in the template",
+    )
+
+
+def _check_tuning_choice(value: str) -> Finding | None:
+    if value in TUNING_CHOICES:
+        return None
+    return Finding(
+        "is not yes or no",
+        "answer no to train once with hyperparameters.json, or yes for a tuning job over "
+        "hyperparameter_ranges.json in every pipeline run",
     )
 
 

@@ -283,7 +283,15 @@ def statements(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]
             documents.append(properties["PolicyDocument"])
         for document in documents:
             for statement in document["Statement"]:
-                yield name, statement
+                yield from ((name, branch) for branch in _branches(statement))
+
+
+def _branches(statement: dict[str, Any]) -> list[dict[str, Any]]:
+    """A statement, or each statement a ``Fn::If`` may put in its place (never a NoValue)."""
+    if "Fn::If" not in statement:
+        return [statement]
+    _, when_true, when_false = statement["Fn::If"]
+    return [branch for branch in (when_true, when_false) if branch != {"Ref": "AWS::NoValue"}]
 
 
 def as_list(value: Any) -> list[Any]:

@@ -73,13 +73,18 @@ class Rendered:
 _RENDERED: dict[str, Rendered] = {}
 
 
-def _render(framework: str, tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    if framework in _RENDERED:
-        return _RENDERED[framework]
+def _render(
+    framework: str, tmp_path_factory: pytest.TempPathFactory, tuning: str = "no"
+) -> Rendered:
+    key = f"{framework}-tuning-{tuning}"
+    if key in _RENDERED:
+        return _RENDERED[key]
     saved = os.environ.get("MLOPS_TEMPLATE_BOOTSTRAP")
     os.environ["MLOPS_TEMPLATE_BOOTSTRAP"] = "no"
     try:
-        project = render_project(tmp_path_factory.mktemp(framework), framework=framework)
+        project = render_project(
+            tmp_path_factory.mktemp(key), framework=framework, hyperparameter_tuning=tuning
+        )
     finally:
         if saved is None:
             os.environ.pop("MLOPS_TEMPLATE_BOOTSTRAP")
@@ -106,7 +111,7 @@ def _render(framework: str, tmp_path_factory: pytest.TempPathFactory) -> Rendere
         uploads=built["uploads"],
         endpoints=endpoint_stacks(project, cicd, _registered_baselines(definition), stage_variants),
     )
-    _RENDERED[framework] = rendered
+    _RENDERED[key] = rendered
     return rendered
 
 
@@ -121,6 +126,17 @@ def _registered_baselines(definition: Definition) -> tuple[str, str]:
 @pytest.fixture(scope="module", params=FRAMEWORKS)
 def each_framework(request: pytest.FixtureRequest, tmp_path_factory) -> Rendered:
     return _render(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory) -> Rendered:
+    """hyperparameter_tuning=yes: a tuning job replaces the training job."""
+    return _render("xgboost", tmp_path_factory, tuning="yes")
+
+
+@pytest.fixture(scope="module", params=["no", "yes"])
+def each_tuning_answer(request: pytest.FixtureRequest, tmp_path_factory) -> Rendered:
+    return _render("xgboost", tmp_path_factory, tuning=request.param)
 
 
 @pytest.fixture(scope="module")
@@ -256,6 +272,55 @@ def test_the_execution_role_grants_nothing_the_pipeline_and_endpoints_do_not_use
 ):
     role = each_framework.roles["SageMakerExecutionRole"]
     assert unused_actions(role.policies, execution_work(each_framework)) == set()
+
+
+def test_the_execution_role_allows_the_tuning_job_and_its_training_jobs(tuned: Rendered):
+    work = execution_work(tuned)
+    tuning = [r for r in work if "HyperParameterTuningJob" in r.action]
+    assert {r.action for r in tuning} == {
+        "sagemaker:CreateHyperParameterTuningJob",
+        "sagemaker:DescribeHyperParameterTuningJob",
+        "sagemaker:StopHyperParameterTuningJob",
+    }
+    # The best training job's model is written under this execution, and evaluated from there.
+    [model] = [r.resource for r in work if r.action == "s3:PutObject" and "/tuning/" in r.resource]
+    assert model.endswith("/output/model.tar.gz")
+    assert refusals(tuned, tuned.roles["SageMakerExecutionRole"], work) == []
+
+
+def test_tuning_permissions_exist_only_where_the_pipeline_tunes(each_tuning_answer: Rendered):
+    """With tuning off no statement grants them, so the contract's 'no more' check holds too."""
+    role = each_tuning_answer.roles["SageMakerExecutionRole"]
+    granted = {
+        action
+        for policy in role.policies
+        for statement in policy["Statement"]
+        for action in _as_list(statement["Action"])
+    }
+    tuning = {action for action in granted if "HyperParameterTuningJob" in action}
+    expected = each_tuning_answer.cicd.parameters["HyperparameterTuning"] == "yes"
+    assert bool(tuning) == expected
+    assert unused_actions(role.policies, execution_work(each_tuning_answer)) == set()
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [
+        ("sagemaker:CreateHyperParameterTuningJob", "sagemaker:CreateHyperParameterTuningJob on"),
+        ("sagemaker:StopHyperParameterTuningJob", "sagemaker:StopHyperParameterTuningJob on"),
+    ],
+)
+def test_taking_a_tuning_grant_away_is_a_named_failure(tuned: Rendered, action, expected):
+    mutation = Mutation(
+        "SageMakerExecutionRole", "PipelineTuningJobs", expected, drop_action=action
+    )
+    mutated = mutation.apply(tuned.roles["SageMakerExecutionRole"], tuned)
+    refused = refusals(tuned, mutated, execution_work(tuned))
+    assert any(line.startswith(f"SageMakerExecutionRole may not {expected}") for line in refused)
 
 
 @pytest.mark.parametrize("role", [name for name in WORK if name != "SageMakerExecutionRole"])

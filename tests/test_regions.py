@@ -28,6 +28,7 @@ BASE_ANSWERS = {
     "model_approval_status": "PendingManualApproval",
     "owner_team": "ml-platform",
     "bootstrap_aws": "no",
+    "hyperparameter_tuning": "no",
 }
 
 

@@ -89,7 +89,7 @@ def test_a_copy_with_nothing_beside_it_finds_its_data(tmp_path):
         "from demo.run_demo import DEFAULT_INPUT\n"
         "from local_run import DATA\n"
         "from model_quality import DEFAULT_DATA\n"
-        "from tune_hyperparameters import DEFAULT_DATA as TUNING_DATA\n"
+        "from honest_defaults import DEFAULT_DATA as TUNING_DATA\n"
         "print(json.dumps([str(p) for p in (DEFAULT_INPUT, DATA, DEFAULT_DATA, TUNING_DATA)]))\n"
     )
     result = subprocess.run(

@@ -40,6 +40,7 @@ VALID = {
     "owner_team": "ml-platform",
     "bootstrap_aws": "no",
     "framework": "xgboost",
+    "hyperparameter_tuning": "no",
 }
 FIELDS = tuple(VALID)
 LONGEST_REGION = max(complete_regions(None), key=len)
@@ -394,6 +395,18 @@ def test_bootstrap_choice_rejected(choice: str) -> None:
     problem = only_problem("bootstrap_aws", bootstrap_aws=choice)
     assert problem.rule == "is not yes or no"
     assert "mlops-bootstrap bootstrap" in problem.fix
+
+
+@pytest.mark.parametrize("choice", ["no", "yes"])
+def test_tuning_choice_accepted(choice: str) -> None:
+    assert problems(hyperparameter_tuning=choice) == []
+
+
+@pytest.mark.parametrize("choice", ["y", "Yes", "bayesian", ""])
+def test_tuning_choice_rejected(choice: str) -> None:
+    problem = only_problem("hyperparameter_tuning", hyperparameter_tuning=choice)
+    assert problem.rule == "is not yes or no"
+    assert "hyperparameter_ranges.json" in problem.fix
 
 
 @pytest.mark.parametrize("field", ["processing_instance_type", "training_instance_type"])

@@ -18,6 +18,7 @@ AWS documentation it restates.
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -66,6 +67,16 @@ MONITORING_JOB = "model-monitoring-202612021700-0123456789abcdef01234567"
 
 def pipeline_job_name(step: str, execution: str = EXECUTION_ID) -> str:
     return f"pipelines-{execution}-{step}-{JOB_SUFFIX}".lower()
+
+
+# A tuning job's name is SageMaker's choice (32 characters at most, no documented pattern); each of
+# its training jobs is "<tuning job>-<NNN>-<8 characters>" and writes under the output path.
+def tuning_job_name(step: str, execution: str = EXECUTION_ID) -> str:
+    return f"{execution}-{step}"[:32].lower()
+
+
+def tuned_training_job_name(step: str, execution: str = EXECUTION_ID) -> str:
+    return f"{tuning_job_name(step, execution)}-001-0a1b2c3d"
 
 
 # ================================================================ the pipeline definition
@@ -143,6 +154,8 @@ class Definition:
             return self.output_uri(step, name)
         if attribute == "ModelArtifacts.S3ModelArtifacts":
             return self.model_artifact(step)
+        if step["Type"] == "Tuning" and attribute in TUNING_JOB_NAME_PROPERTIES:
+            return tuned_training_job_name(step["Name"], self.execution_id)
         if step["Type"] == "QualityCheck":
             output = self.resolve(
                 arguments["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
@@ -158,8 +171,20 @@ class Definition:
         raise KeyError(f"{step['Name']} has no output {name}")
 
     def model_artifact(self, step: Mapping[str, Any]) -> str:
-        output = self.resolve(step["Arguments"]["OutputDataConfig"]["S3OutputPath"]).rstrip("/")
-        return f"{output}/{self.job_name(step['Name'])}/output/model.tar.gz"
+        """Where a Training step's job, or the best job of a Tuning step, puts its model."""
+        if step["Type"] == "Tuning":
+            arguments, job = step["Arguments"]["TrainingJobDefinition"], self._tuned_job(step)
+        else:
+            arguments, job = step["Arguments"], self.job_name(step["Name"])
+        output = self.resolve(arguments["OutputDataConfig"]["S3OutputPath"]).rstrip("/")
+        return f"{output}/{job}/output/model.tar.gz"
+
+    def _tuned_job(self, step: Mapping[str, Any]) -> str:
+        return tuned_training_job_name(step["Name"], self.execution_id)
+
+    def references(self, step: str, attribute: str) -> bool:
+        """Whether any step reads ``Steps.<step>.<attribute>...``."""
+        return f'"Steps.{step}.{attribute}' in json.dumps(self.raw["Steps"])
 
 
 # ================================================================ the SageMaker execution role
@@ -170,6 +195,11 @@ JOB_KINDS = {
     "QualityCheck": ("processing-job", "/aws/sagemaker/ProcessingJobs", "ProcessingJob"),
     "Training": ("training-job", "/aws/sagemaker/TrainingJobs", "TrainingJob"),
 }
+# The properties of a Tuning step that name a training job: the best one, or the top k.
+TUNING_JOB_NAME_PROPERTIES = (
+    "BestTrainingJob.TrainingJobName",
+    "TrainingJobSummaries[0].TrainingJobName",
+)
 
 
 def pipeline_requests(definition: Definition, group: str) -> list[IamRequest]:
@@ -188,6 +218,8 @@ def pipeline_requests(definition: Definition, group: str) -> list[IamRequest]:
             found += _register_requests(place, group, name, step)
         elif kind in ("Condition", "Fail"):
             found += _property_file_reads(definition, name, step)
+        elif kind == "Tuning":
+            found += _tuning_step_requests(definition, name, step)
         elif kind not in JOB_KINDS:
             raise NotImplementedError(
                 f"step {name} is a {kind} step: add what SageMaker does for it to "
@@ -232,7 +264,7 @@ def _job_runtime_requests(
     CreateProcessingJob / CreateTrainingJob): image, inputs, outputs, logs, metrics."""
     why = f"job of step {step['Name']}"
     place = definition.place
-    if step["Type"] == "Training":
+    if step["Type"] in ("Training", "Tuning"):
         image = arguments["AlgorithmSpecification"]["TrainingImage"]
         inputs = [channel["DataSource"]["S3DataSource"] for channel in arguments["InputDataConfig"]]
         outputs = [definition.model_artifact(step)]
@@ -253,6 +285,48 @@ def _job_runtime_requests(
         found += write_object(uri, why)
     found += write_logs(place, log_group, stream, why)
     found += put_metrics(log_group, why)
+    return found
+
+
+def _tuning_step_requests(
+    definition: Definition, name: str, step: Mapping[str, Any]
+) -> list[IamRequest]:
+    """SageMaker Pipelines creates, describes and stops the tuning job with the pipeline's role
+    (and lists its training jobs when a step reads TrainingJobSummaries); the tuning service
+    starts the training jobs itself, each running as the definition's role like a Training
+    step's job, and the framework container's driver downloads the code archive it names."""
+    place = definition.place
+    arguments = definition.resolve(step["Arguments"])
+    training = arguments["TrainingJobDefinition"]
+    job_arn = {
+        "hyper-parameter-tuning-job": place.arn(
+            "sagemaker", f"hyper-parameter-tuning-job/{tuning_job_name(name)}"
+        )
+    }
+    tags = {tag["Key"]: tag["Value"] for tag in arguments.get("Tags", [])}
+    why = f"pipeline step {name}"
+    found = requests_for(
+        "sagemaker:CreateHyperParameterTuningJob",
+        f"{why}: start its tuning job",
+        job_arn,
+        tag_context(tags),
+    )
+    if tags:
+        found += requests_for(
+            "sagemaker:AddTags", f"{why}: tag its job", job_arn, tag_context(tags)
+        )
+    for action in ("Describe", "Stop"):
+        found += requests_for(f"sagemaker:{action}HyperParameterTuningJob", why, job_arn)
+    if definition.references(name, "TrainingJobSummaries"):
+        found += requests_for(
+            "sagemaker:ListTrainingJobsForHyperParameterTuningJob", f"{why}: its top jobs", job_arn
+        )
+    found.append(pass_role(training["RoleArn"], SAGEMAKER, f"{why}: run its jobs as the role"))
+    job = tuned_training_job_name(name, definition.execution_id)
+    found += _job_runtime_requests(definition, step, training, job, "/aws/sagemaker/TrainingJobs")
+    code = training.get("StaticHyperParameters", {}).get("sagemaker_submit_directory")
+    if code:
+        found += read_object(code, f"job of step {name}: its code archive")
     return found
 
 

@@ -30,6 +30,7 @@ from mlops_toolkit.endpoint.model_source import describe_package, latest_approve
 from mlops_toolkit.errors import LocalRunError
 from mlops_toolkit.runner import cli
 from mlops_toolkit.stand_in import EmbeddedAws
+from model_step import LOCAL_RUN_LIMITS, MODEL_STEP
 
 import modelbuild
 from modelbuild.settings import load_settings
@@ -58,6 +59,7 @@ def run_summary(stand_in: EmbeddedAws, tmp_path_factory: pytest.TempPathFactory)
         "SkipDataQualityCheck=true",
         "--param",
         "RegisterNewDataQualityBaseline=true",
+        *LOCAL_RUN_LIMITS,
     ]
     assert (
         cli.main([*arguments, *first_run, "--input-data", str(data), "--run-dir", str(run_dir)])
@@ -107,7 +109,7 @@ def split_of(summary: dict) -> tuple[list[str], list[float], np.ndarray]:
 
 def model_predictions(summary: dict, features: np.ndarray) -> np.ndarray:
     """What the trained model predicts for already-processed features (no handler involved)."""
-    workspace = Path(step_outputs(summary, "TrainModel")["model"]["local_path"]).parents[1]
+    workspace = Path(step_outputs(summary, MODEL_STEP)["model"]["local_path"]).parents[1]
     model = model_io.load_model(workspace / "opt" / "ml" / "model")
     return np.asarray(model_io.predict(model, features), dtype=np.float32)
 

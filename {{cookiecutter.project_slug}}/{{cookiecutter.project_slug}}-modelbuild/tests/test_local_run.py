@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from mlops_toolkit.runner import cli
 from mlops_toolkit.stand_in import EmbeddedAws, Provisioned
+from model_step import LOCAL_RUN_LIMITS, MODEL_STEP, training_job
 
 from modelbuild.settings import load_settings
 
@@ -63,6 +64,7 @@ def local_run(
             *("--artifact-bucket", account.bucket),
             *("--run-dir", str(run_dir)),
             *(FIRST_RUN if first_run else ()),
+            *LOCAL_RUN_LIMITS,
             *extra,
         ]
     )
@@ -111,7 +113,7 @@ def test_passing_gate_registers_the_model_with_metrics_and_metadata(
     assert statuses(summary) == {
         "PreprocessData": "Succeeded",
         "CheckDataQuality": "Succeeded",
-        "TrainModel": "Succeeded",
+        MODEL_STEP: "Succeeded",
         "EvaluateModel": "Succeeded",
         "CheckMseThreshold": "Succeeded",
         "RegisterModel": "Succeeded",
@@ -139,7 +141,7 @@ def test_passing_gate_registers_the_model_with_metrics_and_metadata(
     mse = report["regression_metrics"]["mse"]["value"]
     assert step(summary, "CheckMseThreshold")["details"]["conditions"][0]["left"] == mse
     [container] = described["InferenceSpecification"]["Containers"]
-    assert container["ModelDataUrl"] == step(summary, "TrainModel")["outputs"]["model"]["s3_uri"]
+    assert container["ModelDataUrl"] == step(summary, MODEL_STEP)["outputs"]["model"]["s3_uri"]
     assert s3_object(stand_in, container["ModelDataUrl"])[:2] == b"\x1f\x8b"  # a real gzip
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
     for record in summary["steps"][:5]:
@@ -290,12 +292,12 @@ def test_the_run_follows_a_renamed_and_an_added_step(
 
     assert code == 0
     names = [record["name"] for record in summary["steps"]]
-    assert names[:3] == ["PrepareAbalone", "CheckDataQuality", "TrainModel"]
+    assert names[:3] == ["PrepareAbalone", "CheckDataQuality", MODEL_STEP]
     assert "PreprocessData" not in names
     assert statuses(summary)["PrepareAbalone"] == "Succeeded"
     definition = json.loads((tmp_path / "run" / "definition.json").read_text())
-    [train] = [s for s in definition["Steps"] if s["Name"] == "TrainModel"]
-    channel = train["Arguments"]["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"]
+    [train] = [s for s in definition["Steps"] if s["Name"] == MODEL_STEP]
+    channel = training_job(train)["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"]
     assert channel["Get"].startswith("Steps.PrepareAbalone.")
     assert summary["model_package_arn"]
     # The added step ran on the renamed step's output, with its own argument, and uploaded.
@@ -363,7 +365,7 @@ def test_an_interrupted_run_stops_with_a_partial_summary(
     assert "Interrupted" in capsys.readouterr().err
     assert summary["status"] == "Stopped"
     assert statuses(summary)["PreprocessData"] == "Stopped"
-    assert statuses(summary)["TrainModel"] == "NotStarted"
+    assert statuses(summary)[MODEL_STEP] == "NotStarted"
 
 
 def _drift_baselines(stand_in: EmbeddedAws, arn: str) -> dict:

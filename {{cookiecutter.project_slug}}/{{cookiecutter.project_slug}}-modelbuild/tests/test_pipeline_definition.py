@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from aws_stand_in import REGION
+from model_step import MODEL_STEP, MODEL_STEP_TYPE, TUNING, hyperparameters_of, training_job
 
 from modelbuild import pipeline as pipeline_module
 from modelbuild.definition import mermaid, step_graph
@@ -21,7 +22,7 @@ def test_top_level_steps_run_preprocess_baseline_train_evaluate_then_gate(defini
     assert top == [
         ("PreprocessData", "Processing"),
         ("CheckDataQuality", "QualityCheck"),
-        ("TrainModel", "Training"),
+        (MODEL_STEP, MODEL_STEP_TYPE),
         ("EvaluateModel", "Processing"),
         ("CheckMseThreshold", "Condition"),
     ]
@@ -56,6 +57,7 @@ def test_parameters_carry_the_project_defaults(definition):
         "RegisterNewDataQualityBaseline",
         "DataQualitySuppliedStatistics",
         "DataQualitySuppliedConstraints",
+        *(("TuningStrategy", "TuningMaxJobs", "TuningMaxParallelJobs") if TUNING else ()),
     }
     for name in ("SkipDataQualityCheck", "RegisterNewDataQualityBaseline"):
         assert declared[name] == {"Name": name, "Type": "Boolean", "DefaultValue": False}
@@ -79,24 +81,32 @@ def test_instance_types_are_parameters_not_fixed_strings(definition):
     for name in ("PreprocessData", "EvaluateModel"):
         cluster = steps[name]["Arguments"]["ProcessingResources"]["ClusterConfig"]
         assert cluster["InstanceType"] == {"Get": "Parameters.ProcessingInstanceType"}
-    resources = steps["TrainModel"]["Arguments"]["ResourceConfig"]
+    resources = training_job(steps[MODEL_STEP])["ResourceConfig"]
     assert resources["InstanceType"] == {"Get": "Parameters.TrainingInstanceType"}
 
 
 def test_each_step_reads_the_outputs_it_needs(definition):
     graph = step_graph(definition)
-    assert graph["TrainModel"].depends_on == {"PreprocessData"}
-    assert graph["EvaluateModel"].depends_on == {"PreprocessData", "TrainModel"}
+    assert graph[MODEL_STEP].depends_on == {"PreprocessData"}
+    assert graph["EvaluateModel"].depends_on == {"PreprocessData", MODEL_STEP}
     assert graph["CheckMseThreshold"].depends_on == {"EvaluateModel"}
     channels = {
         channel["ChannelName"]: channel["DataSource"]["S3DataSource"]["S3Uri"]
-        for channel in graph["TrainModel"].raw["Arguments"]["InputDataConfig"]
+        for channel in training_job(graph[MODEL_STEP].raw)["InputDataConfig"]
     }
     for name in ("train", "validation", "preprocessor"):
         expected = f"Steps.PreprocessData.ProcessingOutputConfig.Outputs['{name}'].S3Output.S3Uri"
         assert channels[name] == {"Get": expected}
     container = graph["RegisterModel"].raw["Arguments"]["InferenceSpecification"]["Containers"][0]
-    assert container["ModelDataUrl"] == {"Get": "Steps.TrainModel.ModelArtifacts.S3ModelArtifacts"}
+    [model_input] = [
+        item["S3Input"]["S3Uri"]
+        for item in graph["EvaluateModel"].raw["Arguments"]["ProcessingInputs"]
+        if item["InputName"] == "model"
+    ]
+    # The model that is evaluated is the model that is registered.
+    assert container["ModelDataUrl"] == model_input
+    if not TUNING:
+        assert model_input == {"Get": "Steps.TrainModel.ModelArtifacts.S3ModelArtifacts"}
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
 
 
@@ -105,7 +115,7 @@ def test_images_are_the_pinned_framework_versions(definition):
     settings = load_settings()
     images = pipeline_module.framework_images(settings, REGION)
     preprocess_image = steps["PreprocessData"]["Arguments"]["AppSpecification"]["ImageUri"]
-    training_image = steps["TrainModel"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
+    training_image = training_job(steps[MODEL_STEP])["AlgorithmSpecification"]["TrainingImage"]
     container = steps["RegisterModel"]["Arguments"]["InferenceSpecification"]["Containers"][0]
     assert f".dkr.ecr.{REGION}." in training_image
     assert preprocess_image.endswith("/sagemaker-scikit-learn:1.9-0-cpu-py3")
@@ -116,12 +126,21 @@ def test_images_are_the_pinned_framework_versions(definition):
 
 
 def test_training_is_script_mode_with_explicit_limits_and_our_hyperparameters(definition):
-    training = _steps(definition)["TrainModel"]["Arguments"]
+    step = _steps(definition)[MODEL_STEP]
+    training = training_job(step)
     assert training["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
-    expected = {k: str(v) for k, v in pipeline_module.load_hyperparameters().items()}
-    assert training["HyperParameters"] == expected
+    tuned = set(pipeline_module.load_ranges(pipeline_module.TRAINING_DIR)) if TUNING else set()
+    expected = {
+        k: str(v) for k, v in pipeline_module.load_hyperparameters().items() if k not in tuned
+    }
+    # A tuning job's training jobs find their script through the framework container's driver.
+    driver = {"sagemaker_program", "sagemaker_submit_directory"} if TUNING else set()
+    hyperparameters = hyperparameters_of(step)
+    assert set(hyperparameters) - set(expected) == driver
+    assert {k: v for k, v in hyperparameters.items() if k not in driver} == expected
     channels = {c["ChannelName"] for c in training["InputDataConfig"]}
-    assert {"code", "sm_drivers"} <= channels  # ModelTrainer's script mode uploads both
+    # ModelTrainer's script mode uploads both; a tuning job's code travels in the driver's archive.
+    assert ({"sm_drivers"} if TUNING else {"code", "sm_drivers"}) <= channels
 
 
 def test_registration_records_metrics_approval_and_lineage(definition):

@@ -33,6 +33,8 @@ PROJECT_KEYS = (
     "pipeline_name",
     "model_package_group_name",
 )
+# Answers that a resources.json written before them lacks: the value keeps its stack as it was.
+OPTIONAL_PROJECT_KEYS = {"hyperparameter_tuning": "no"}
 NAME_KEYS = (
     "modelbuild_repo",
     "modeldeploy_repo",
@@ -148,6 +150,8 @@ def load_project(deploy_repo: Path, project_dir: Path | None = None) -> Project:
     except (OSError, ValueError) as error:
         raise ConfigError(f"{path} is not readable JSON: {error}") from None
     settings = _section(raw, "project", PROJECT_KEYS, path)
+    given = raw["project"]
+    settings |= {key: str(given.get(key, value)) for key, value in OPTIONAL_PROJECT_KEYS.items()}
     names = _section(raw, "names", NAME_KEYS, path)
     if ACCOUNT_PLACEHOLDER not in names["artifact_bucket"]:
         raise ConfigError(

@@ -43,11 +43,13 @@ from mlops_toolkit.runner.summary import (
     StepRecord,
 )
 from mlops_toolkit.runner.training import run_training
+from mlops_toolkit.runner.tuning import run_tuning
 from mlops_toolkit.runner.workspace import RunLayout
 
 SUPPORTED_STEP_TYPES = (
     "Processing",
     "Training",
+    "Tuning",
     "QualityCheck",
     "Condition",
     "RegisterModel",
@@ -255,6 +257,7 @@ class LocalRun:
         executors: dict[str, Callable[[StepNode, StepContext], StepOutcome]] = {
             "Processing": lambda n, c: run_processing(n.raw, self._arguments(n), c),
             "Training": lambda n, c: run_training(n.raw, self._arguments(n), c),
+            "Tuning": lambda n, c: run_tuning(self._arguments(n), c),
             "QualityCheck": lambda n, c: run_quality_check(
                 self._check_fields(n), self._arguments(n), c, self.sagemaker
             ),

@@ -1,6 +1,10 @@
 """The SageMaker pipeline: preprocess → data-quality baseline, train → evaluate → quality gate
 → register (with the baseline as its drift-check baseline), or fail.
 
+With ``hyperparameter_tuning`` on (project.json), a tuning job over
+``steps/training/hyperparameter_ranges.json`` replaces the training job, and the best training
+job's model goes on to evaluation, the gate and registration.
+
 ``get_pipeline`` is the one place the DAG is defined. The cloud run, ``get-pipeline-definition``
 and the local runner all start from the definition it produces, so they cannot drift apart.
 """
@@ -41,12 +45,27 @@ from sagemaker.mlops.workflow.fail_step import FailStep
 from sagemaker.mlops.workflow.model_step import ModelStep
 from sagemaker.mlops.workflow.pipeline import Pipeline
 from sagemaker.mlops.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
-from sagemaker.mlops.workflow.steps import ProcessingStep, TrainingStep
+from sagemaker.mlops.workflow.steps import ProcessingStep, TrainingStep, TuningStep
 from sagemaker.serve.model_builder import ModelBuilder
 from sagemaker.train import ModelTrainer
-from sagemaker.train.configs import Compute, InputData, SourceCode, StoppingCondition
+from sagemaker.train.configs import (
+    Compute,
+    InputData,
+    OutputDataConfig,
+    SourceCode,
+    StoppingCondition,
+)
+from sagemaker.train.tuner import HyperparameterTuner
 
 from modelbuild.settings import ProjectSettings, load_settings
+from modelbuild.tuning import (
+    OBJECTIVE_METRIC,
+    OBJECTIVE_REGEX,
+    LimitedTuningStep,
+    TuningParameters,
+    load_ranges,
+    make_tuning_parameters,
+)
 
 STEPS_DIR = Path(__file__).parent / "steps"
 TRAINING_DIR = STEPS_DIR / "training"
@@ -95,8 +114,11 @@ class PipelineParameters:
     register_new_data_quality_baseline: ParameterBoolean
     supplied_data_quality_statistics: ParameterString
     supplied_data_quality_constraints: ParameterString
+    # Only with hyperparameter tuning on: a project without it keeps its parameters unchanged.
+    tuning: TuningParameters | None = None
 
     def as_list(self) -> list:
+        tuning = self.tuning.as_list() if self.tuning else []
         return [
             self.processing_instance_type,
             self.processing_instance_count,
@@ -108,6 +130,7 @@ class PipelineParameters:
             self.register_new_data_quality_baseline,
             self.supplied_data_quality_statistics,
             self.supplied_data_quality_constraints,
+            *tuning,
         ]
 
 
@@ -193,6 +216,7 @@ def make_parameters(settings: ProjectSettings, region: str) -> PipelineParameter
         supplied_data_quality_constraints=ParameterString(
             name="DataQualitySuppliedConstraints", default_value=""
         ),
+        tuning=make_tuning_parameters() if settings.hyperparameter_tuning else None,
     )
 
 
@@ -296,36 +320,98 @@ def _json_source(uri) -> MetricsSource:
     return MetricsSource(s3_uri=uri, content_type="application/json")
 
 
-def train_step(
-    ctx: BuildContext, params: PipelineParameters, preprocess: ProcessingStep, image: str
-) -> TrainingStep:
+def training_inputs(preprocess: ProcessingStep) -> list[InputData]:
     outputs = preprocess.properties.ProcessingOutputConfig.Outputs
-    trainer = ModelTrainer(
+    return [
+        InputData(
+            channel_name=channel,
+            data_source=outputs[channel].S3Output.S3Uri,
+            content_type="text/csv" if channel != "preprocessor" else "application/json",
+        )
+        for channel in TRAINING_CHANNELS
+    ]
+
+
+def model_trainer(
+    ctx: BuildContext,
+    params: PipelineParameters,
+    image: str,
+    inputs: list[InputData] | None = None,
+    output_path=None,
+) -> ModelTrainer:
+    """The training job's settings; a tuning job starts its training jobs from the same ones."""
+    # None keeps the SDK's default output path (<bucket>/<base job name>).
+    output = OutputDataConfig(s3_output_path=output_path) if output_path is not None else None
+    return ModelTrainer(
         training_image=image,
         compute=Compute(instance_type=params.training_instance_type, instance_count=1),
         source_code=SourceCode(source_dir=str(TRAINING_DIR), entry_script="train.py"),
         stopping_condition=StoppingCondition(max_runtime_in_seconds=TRAINING_MAX_RUNTIME_SECONDS),
         hyperparameters=load_hyperparameters(),
-        input_data_config=[
-            InputData(
-                channel_name=channel,
-                data_source=outputs[channel].S3Output.S3Uri,
-                content_type="text/csv" if channel != "preprocessor" else "application/json",
-            )
-            for channel in TRAINING_CHANNELS
-        ],
+        input_data_config=inputs,
         base_job_name=f"{ctx.pipeline_name}-train",
         sagemaker_session=ctx.session,
         role=ctx.role_arn,
+        output_data_config=output,
     )
+
+
+def train_step(
+    ctx: BuildContext, params: PipelineParameters, preprocess: ProcessingStep, image: str
+) -> TrainingStep:
+    trainer = model_trainer(ctx, params, image, inputs=training_inputs(preprocess))
     return TrainingStep(name="TrainModel", step_args=trainer.train())
+
+
+def tuning_step(
+    ctx: BuildContext, params: PipelineParameters, preprocess: ProcessingStep, image: str
+) -> TuningStep:
+    """Training jobs over hyperparameter_ranges.json, ranked by the validation MSE train.py logs.
+
+    Their models go under this execution's prefix (``tuning/<training job>/output``), the only
+    place the execution role may write, so best_model_uri can name the best one. The channels
+    go to ``tune``: the SDK's tuner reads a trainer's own channels as Channel objects only.
+    """
+    trainer = model_trainer(ctx, params, image, output_path=_execution_s3_uri(ctx, "tuning"))
+    tuning = params.tuning
+    tuner = HyperparameterTuner(
+        model_trainer=trainer,
+        objective_metric_name=OBJECTIVE_METRIC,
+        objective_type="Minimize",
+        metric_definitions=[{"Name": OBJECTIVE_METRIC, "Regex": OBJECTIVE_REGEX}],
+        hyperparameter_ranges=load_ranges(TRAINING_DIR),
+        strategy=tuning.strategy,
+        max_jobs=tuning.max_jobs.default_value,
+        max_parallel_jobs=tuning.max_parallel_jobs.default_value,
+        base_tuning_job_name=f"{ctx.pipeline_name}-tune",
+    )
+    step_args = tuner.tune(inputs=training_inputs(preprocess))
+    return LimitedTuningStep(name="TuneModel", step_args=step_args, limits=tuning)
+
+
+def best_model_uri(ctx: BuildContext, tuning: TuningStep) -> Join:
+    """The best training job's model.tar.gz (what ``get_top_model_s3_uri(0, ...)`` builds, with
+    the execution's output prefix, which that helper cannot take)."""
+    best_job = tuning.properties.BestTrainingJob.TrainingJobName
+    return _execution_s3_uri(ctx, "tuning", best_job, "output", "model.tar.gz")
+
+
+def model_step(
+    ctx: BuildContext, params: PipelineParameters, preprocess: ProcessingStep, image: str
+) -> tuple[TrainingStep | TuningStep, object]:
+    """The step that produces the model, and where its model.tar.gz lands."""
+    if params.tuning is None:
+        train = train_step(ctx, params, preprocess, image)
+        return train, train.properties.ModelArtifacts.S3ModelArtifacts
+    tuning = tuning_step(ctx, params, preprocess, image)
+    return tuning, best_model_uri(ctx, tuning)
 
 
 def evaluate_step(
     ctx: BuildContext,
     params: PipelineParameters,
     preprocess: ProcessingStep,
-    train: TrainingStep,
+    model_uri,
     image: str,
 ) -> tuple[ProcessingStep, PropertyFile]:
     report = PropertyFile(
@@ -334,7 +420,7 @@ def evaluate_step(
     test_data = preprocess.properties.ProcessingOutputConfig.Outputs["test"].S3Output.S3Uri
     step_args = _processor(ctx, image, params, "evaluate").run(
         inputs=[
-            _s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts, "model"),
+            _s3_input("model", model_uri, "model"),
             _s3_input("test", test_data, "test"),
         ],
         outputs=[_s3_output(ctx, "evaluate", "evaluation")],
@@ -347,7 +433,7 @@ def evaluate_step(
 def register_step(
     ctx: BuildContext,
     params: PipelineParameters,
-    train: TrainingStep,
+    model_uri,
     evaluate: ProcessingStep,
     data_quality: QualityCheckStep,
     image: str,
@@ -360,7 +446,7 @@ def register_step(
         ],
     )
     builder = ModelBuilder(
-        s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
+        s3_model_data_url=model_uri,
         image_uri=image,
         # train.py ships inference.py inside model.tar.gz, so the artifact serves on its own.
         env_vars={
@@ -466,9 +552,9 @@ def get_pipeline(
     images = framework_images(settings, region)
     preprocess = preprocess_step(ctx, params)
     data_quality = data_quality_step(ctx, params, preprocess)
-    train = train_step(ctx, params, preprocess, images.training)
-    evaluate, report = evaluate_step(ctx, params, preprocess, train, images.evaluation)
-    register = register_step(ctx, params, train, evaluate, data_quality, images.serving)
+    train, model_uri = model_step(ctx, params, preprocess, images.training)
+    evaluate, report = evaluate_step(ctx, params, preprocess, model_uri, images.evaluation)
+    register = register_step(ctx, params, model_uri, evaluate, data_quality, images.serving)
     gate = quality_gate_step(params, evaluate, report, register)
     return Pipeline(
         name=ctx.pipeline_name,

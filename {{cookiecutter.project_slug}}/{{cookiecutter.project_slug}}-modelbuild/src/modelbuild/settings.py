@@ -25,6 +25,8 @@ class ProjectSettings:
     mse_threshold: float
     model_approval_status: str
     owner_team: str
+    # A TuningStep over steps/training/hyperparameter_ranges.json instead of one TrainingStep.
+    hyperparameter_tuning: bool = False
 
     @property
     def tags(self) -> list[dict[str, str]]:

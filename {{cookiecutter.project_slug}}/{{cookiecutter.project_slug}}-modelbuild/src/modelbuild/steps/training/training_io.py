@@ -32,6 +32,11 @@ SUMMARY_FILE = "training-summary.json"
 # keep it from starting.
 SERVING_SCRIPTS = (HERE / "inference.py", HERE / "model_io.py")
 
+# The objective of a tuning job: the pipeline's metric definition (modelbuild/tuning.py) reads
+# this line. Every framework prints it once, last: the validation MSE, in rings² (the quality
+# gate's unit), of the model it saved, whatever it logged per round before.
+OBJECTIVE_PREFIX = "saved-model-validation-mse:"
+
 # A rule per hyperparameter: (is the value allowed?, the allowed range in words).
 Rules = dict[str, tuple[Callable[[Any], bool], str]]
 
@@ -171,6 +176,10 @@ def package_serving_code(model_dir: Path, preprocessor_dir: Path) -> None:
     shutil.copyfile(preprocessor_dir / PREPROCESSOR_FILE, model_dir / PREPROCESSOR_FILE)
     for script in SERVING_SCRIPTS:
         shutil.copyfile(script, model_dir / "code" / script.name)
+
+
+def log_objective(validation_mse: float) -> None:
+    print(f"{OBJECTIVE_PREFIX}{validation_mse:.6f}", flush=True)
 
 
 def save_summary(output_dir: Path, summary: dict[str, Any]) -> None:

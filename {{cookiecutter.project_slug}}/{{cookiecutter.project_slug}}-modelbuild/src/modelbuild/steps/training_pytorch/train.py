@@ -36,6 +36,7 @@ from training_io import (
     Rules,
     TrainingError,
     load_training_data,
+    log_objective,
     package_serving_code,
     save_summary,
 )
@@ -245,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         f"mse of the saved model {result.validation_mse[result.kept_epoch - 1]:.6f}; "
         f"model written to {args.model_dir}"
     )
+    log_objective(result.validation_mse[result.kept_epoch - 1])
     return 0
 
 

@@ -37,6 +37,7 @@ from training_io import (
     Rules,
     TrainingError,
     load_training_data,
+    log_objective,
     package_serving_code,
     save_summary,
 )
@@ -175,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{result.validation_mse[result.iterations_kept - 1]:.6f}; "
         f"model written to {args.model_dir}"
     )
+    log_objective(result.validation_mse[result.iterations_kept - 1])
     return 0
 
 

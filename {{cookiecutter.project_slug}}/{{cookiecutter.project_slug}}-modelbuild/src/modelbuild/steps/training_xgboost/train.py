@@ -27,6 +27,7 @@ from training_io import (
     Rules,
     TrainingError,
     load_training_data,
+    log_objective,
     package_serving_code,
     save_summary,
 )
@@ -138,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         f"rmse of the saved model {result.validation_rmse[result.rounds_kept - 1]:.6f}; "
         f"model written to {args.model_dir}"
     )
+    log_objective(result.validation_rmse[result.rounds_kept - 1] ** 2)
     return 0
 
 
