@@ -205,14 +205,16 @@ def publish(arguments: dict[str, Any], ctx: StepContext) -> dict[str, dict[str, 
     return records
 
 
-def run_training(step: dict[str, Any], arguments: dict[str, Any], ctx: StepContext) -> StepOutcome:
-    for channel in arguments.get("InputDataConfig", []):
-        _check_channel(channel, ctx.name)
-    image = arguments.get("AlgorithmSpecification", {}).get("TrainingImage")
-    ctx.log(f"# image {image} is not pulled locally: the script runs with {ctx.python}")
-    channels = stage_channels(arguments, ctx)
-    source = read_source_code(ctx)
-    command = entry_command(source, arguments.get("HyperParameters", {}), ctx)
+def run_training_script(
+    command: list[str],
+    arguments: dict[str, Any],
+    channels: list[str],
+    source: dict[str, Any],
+    ctx: StepContext,
+    label: str,
+) -> None:
+    """Run a training job's entry command in the job's container paths, as SageMaker would:
+    its config files, model and output folders, environment, time limit and failure file."""
     write_config(arguments, ctx)
     container_path(ctx.workspace, MODEL_DIR).mkdir(parents=True, exist_ok=True)
     (container_path(ctx.workspace, OUTPUT_DIR) / "data").mkdir(parents=True, exist_ok=True)
@@ -226,8 +228,19 @@ def run_training(step: dict[str, Any], arguments: dict[str, Any], ctx: StepConte
             timeout=float(timeout) if timeout else None,
             failure_file=container_path(ctx.workspace, OUTPUT_DIR) / "failure",
         ),
-        label=f"step {ctx.name}",
+        label=label,
     )
+
+
+def run_training(step: dict[str, Any], arguments: dict[str, Any], ctx: StepContext) -> StepOutcome:
+    for channel in arguments.get("InputDataConfig", []):
+        _check_channel(channel, ctx.name)
+    image = arguments.get("AlgorithmSpecification", {}).get("TrainingImage")
+    ctx.log(f"# image {image} is not pulled locally: the script runs with {ctx.python}")
+    channels = stage_channels(arguments, ctx)
+    source = read_source_code(ctx)
+    command = entry_command(source, arguments.get("HyperParameters", {}), ctx)
+    run_training_script(command, arguments, channels, source, ctx, label=f"step {ctx.name}")
     outputs = publish(arguments, ctx)
     properties = {
         **arguments,

@@ -31,18 +31,14 @@ from typing import Any
 
 from mlops_toolkit.errors import LocalRunError, StepFailed, UnsupportedStepError
 from mlops_toolkit.runner.context import StepContext, StepOutcome
-from mlops_toolkit.runner.scripts import ScriptRun, run_script
 from mlops_toolkit.runner.training import (
     CODE_CHANNEL,
     DATA_DIR,
-    MODEL_DIR,
-    OUTPUT_DIR,
     entry_command,
     publish,
     read_source_code,
+    run_training_script,
     stage_channels,
-    training_environment,
-    write_config,
 )
 from mlops_toolkit.runner.workspace import container_path
 
@@ -183,20 +179,8 @@ def train(arguments: dict[str, Any], ctx: StepContext, fresh_process: bool) -> d
         # The fork server runs one script at a time; `python -u script` is a form it never forks,
         # so parallel jobs each start a process of their own.
         command = [command[0], "-u", *command[1:]]
-    write_config(arguments, ctx)
-    container_path(ctx.workspace, MODEL_DIR).mkdir(parents=True, exist_ok=True)
-    (container_path(ctx.workspace, OUTPUT_DIR) / "data").mkdir(parents=True, exist_ok=True)
-    timeout = arguments.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
-    run_script(
-        ScriptRun(
-            command=command,
-            cwd=container_path(ctx.workspace, DATA_DIR) / CODE_CHANNEL,
-            log_file=ctx.log_file,
-            env=training_environment(arguments, channels, source, ctx),
-            timeout=float(timeout) if timeout else None,
-            failure_file=container_path(ctx.workspace, OUTPUT_DIR) / "failure",
-        ),
-        label=f"training job {ctx.job_name}",
+    run_training_script(
+        command, arguments, channels, source, ctx, label=f"training job {ctx.job_name}"
     )
     return publish(arguments, ctx)["model"]
 
