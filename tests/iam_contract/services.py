@@ -46,7 +46,7 @@ from .calls import (
     write_object,
 )
 from .evaluator import IamRequest, action_detail
-from .stack import DeployedStack, physical_id
+from .stack import ContractGap, DeployedStack, physical_id
 
 SAGEMAKER = "sagemaker.amazonaws.com"
 CLOUDFORMATION = "cloudformation.amazonaws.com"
@@ -145,7 +145,7 @@ class Definition:
         if root == "Steps":
             step_name, _, attribute = rest.partition(".")
             return self._step_property(self.steps[step_name], attribute)
-        raise NotImplementedError(f"the contract cannot resolve {{'Get': {path!r}}}")
+        raise ContractGap(f"the contract cannot resolve {{'Get': {path!r}}}")
 
     def _step_property(self, step: Mapping[str, Any], attribute: str) -> str:
         arguments = step["Arguments"]
@@ -162,7 +162,7 @@ class Definition:
             )
             file = "statistics.json" if attribute.endswith("Statistics") else "constraints.json"
             return f"{output}/{file}"
-        raise NotImplementedError(f"the contract cannot resolve {step['Name']}.{attribute}")
+        raise ContractGap(f"the contract cannot resolve {step['Name']}.{attribute}")
 
     def output_uri(self, step: Mapping[str, Any], name: str) -> str:
         for output in step["Arguments"]["ProcessingOutputConfig"]["Outputs"]:
@@ -221,7 +221,7 @@ def pipeline_requests(definition: Definition, group: str) -> list[IamRequest]:
         elif kind == "Tuning":
             found += _tuning_step_requests(definition, name, step)
         elif kind not in JOB_KINDS:
-            raise NotImplementedError(
+            raise ContractGap(
                 f"step {name} is a {kind} step: add what SageMaker does for it to "
                 "tests/iam_contract/services.py (docs/iam-contract.md explains how)"
             )
@@ -279,7 +279,7 @@ def _job_runtime_requests(
     found = pull_image(image, why)
     for source in inputs:
         if source["S3DataType"] != "S3Prefix":
-            raise NotImplementedError(f"{why}: S3DataType {source['S3DataType']}")
+            raise ContractGap(f"{why}: S3DataType {source['S3DataType']}")
         found += read_prefix(source["S3Uri"], why)
     for uri in outputs:
         found += write_object(uri, why)
@@ -446,7 +446,7 @@ def serving_requests(stack: DeployedStack, definition: Definition) -> list[IamRe
         elif kind == "AWS::SageMaker::MonitoringSchedule" or not kind.startswith("AWS::SageMaker"):
             continue
         elif kind != "AWS::SageMaker::Endpoint":
-            raise NotImplementedError(f"{name} ({kind}): add what it does with the execution role")
+            raise ContractGap(f"{name} ({kind}): add what it does with the execution role")
     return found
 
 
@@ -726,7 +726,7 @@ def _resource_arns(
     kind = resource["Type"]
     own = OWN_RESOURCE_TYPE.get(kind)
     if own is None:
-        raise NotImplementedError(
+        raise ContractGap(
             f"{name} ({kind}): add its resource type to OWN_RESOURCE_TYPE in "
             "tests/iam_contract/services.py"
         )
@@ -863,7 +863,7 @@ def _action_requests(
     elif (category, provider) == ("Approval", "Manual"):
         arns = {}
     else:
-        raise NotImplementedError(f"{why}: add the calls of a {category}/{provider} action")
+        raise ContractGap(f"{why}: add the calls of a {category}/{provider} action")
     for call in CODEPIPELINE_ACTION_CALLS[(category, provider)]:
         found += requests_for(call, why, arns)
     if category == "Source":
@@ -911,7 +911,7 @@ def rule_target_requests(stack: DeployedStack, role: str) -> list[IamRequest]:
                 continue
             service = target["Arn"].split(":")[2]
             if service not in TARGET_CALLS:
-                raise NotImplementedError(f"rule {name}: add the call for a {service} target")
+                raise ContractGap(f"rule {name}: add the call for a {service} target")
             action, resource_type = TARGET_CALLS[service]
             found += requests_for(action, f"rule {name}", {resource_type: target["Arn"]})
     return unique(found)
