@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from iam_contract.services import (
     topic_publishers,
 )
 from iam_contract.stack import DeployedStack, resource_policies, roles
+from mlops_toolkit.stand_in_state import s3_uris
 
 FRAMEWORKS = ("xgboost", "pytorch", "sklearn")
 SAMPLE_BUCKET = "sagemaker-servicecatalog-seedcode-{region}"
@@ -213,17 +214,6 @@ def test_the_bucket_policy_refuses_every_request_without_tls(default: Rendered):
 # ---------------------------------------------------------------- the pipeline definition
 
 
-def _s3_uris(value: Any) -> Iterator[str]:
-    if isinstance(value, str) and value.startswith("s3://"):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _s3_uris(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _s3_uris(item)
-
-
 def test_the_pipeline_creates_no_experiments_or_trials(each_framework: Rendered):
     # Switched off in pipeline.py: SageMaker would otherwise create an experiment and a trial
     # per execution, which no role may do.
@@ -234,7 +224,7 @@ def test_building_the_pipeline_uploads_only_to_the_artifact_bucket(each_framewor
     """No SDK default bucket (sagemaker-<region>-<account>) that no role could write."""
     assert set(each_framework.uploads) == {each_framework.bucket}
     resolved = each_framework.definition.resolve(each_framework.definition.raw["Steps"])
-    buckets = {split_s3_uri(uri)[0] for uri in _s3_uris(resolved)}
+    buckets = {split_s3_uri(uri)[0] for uri in s3_uris(resolved)}
     sample = SAMPLE_BUCKET.format(region=each_framework.cicd.region)
     assert buckets <= {each_framework.bucket, sample}
 

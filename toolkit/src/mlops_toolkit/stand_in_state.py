@@ -62,22 +62,23 @@ def _group_record(sagemaker, summary: dict[str, Any]) -> dict[str, Any]:
     return {"group": create, "versions": packages}
 
 
-def _s3_uris(value: Any) -> Iterator[str]:
+def s3_uris(value: Any) -> Iterator[str]:
+    """Every ``s3://`` string anywhere inside ``value`` (nested dicts and lists)."""
     if isinstance(value, str):
         if value.startswith("s3://"):
             yield value
     elif isinstance(value, dict):
         for item in value.values():
-            yield from _s3_uris(item)
+            yield from s3_uris(item)
     elif isinstance(value, list):
         for item in value:
-            yield from _s3_uris(item)
+            yield from s3_uris(item)
 
 
 def _referenced_objects(s3, registry: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     """The objects the registry's S3 URIs name: each URI's object, or the objects under it."""
     objects = {}
-    for uri in sorted(set(_s3_uris(registry["groups"]))):
+    for uri in sorted(set(s3_uris(registry["groups"]))):
         bucket, _, key = uri.removeprefix("s3://").partition("/")
         try:
             listed = _pages(s3, "list_objects_v2", "Contents", Bucket=bucket, Prefix=key)
