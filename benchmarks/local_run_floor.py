@@ -1,14 +1,20 @@
 """Time `local-run` against its floor at 1x, 10x and 100x the abalone data, in one run.
 
 - **local-run**: the generated project's `local-run`, a fresh process each time as a user runs it,
-  end to end (importing the SDK, building the definition, every step, registration).
+  end to end (importing the SDK, building the definition, every step, registration), measured
+  three ways: as a user gets it by default, where the fork server stays warm between runs (the
+  first run at each size starts it and is reported on its own line: `first`); with
+  `MLOPS_TOOLKIT_FORK_SERVER_IDLE=0`, where every run starts a server of its own and pays for
+  importing the step libraries (`own server`).
 - **floor**: the same steps with the same arguments, environments and working folders, but every
   step script run inside one warm process (`runpy`, libraries already imported, a warm-up pass
   first); the floor is the time spent in the scripts plus the data-quality baseline, nothing else.
 
 Both run against one embedded AWS stand-in started here. Peak memory is the largest sum of the
-resident set sizes of this process (which holds the stand-in) and all its descendants, sampled
-every 50 ms while local-run runs.
+resident set sizes of this process (which holds the stand-in), all its descendants and the warm
+fork server's processes (no longer descendants once the run that spawned it has ended), sampled
+every 50 ms while local-run runs. Warm servers live in a runtime folder of this benchmark's own,
+so none from earlier work is reused, and are stopped at the end.
 
 Larger data sets resample the abalone rows with noise: every synthetic row comes from one source
 row (its family), and every family lies wholly inside one of train/validation/test. The rows are
@@ -29,6 +35,7 @@ import io
 import json
 import os
 import runpy
+import shutil
 import statistics
 import subprocess
 import sys
@@ -115,6 +122,25 @@ def scaled_data(scale: int, target: Path) -> Path:
 # ---------------------------------------------------------------- memory
 
 
+def warm_servers() -> list[psutil.Process]:
+    """This benchmark's warm fork servers, their sessions and the steps those forked."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "\0")
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if any("serve_warm" in part and runtime in part for part in process.info["cmdline"] or []):
+            with contextlib.suppress(psutil.Error):
+                found += [process, *process.children(recursive=True)]
+    return found
+
+
+def stop_warm_servers() -> None:
+    servers = [p for p in warm_servers() if "serve_warm" in " ".join(p.cmdline())]
+    for process in servers:
+        with contextlib.suppress(psutil.Error):
+            process.terminate()
+    psutil.wait_procs(servers, timeout=10)
+
+
 class PeakMemory:
     """Largest summed RSS of this process and its descendants while the block runs."""
 
@@ -127,7 +153,7 @@ class PeakMemory:
         me = psutil.Process()
         while not self._stop.is_set():
             total = 0
-            for process in [me, *me.children(recursive=True)]:
+            for process in [me, *me.children(recursive=True), *warm_servers()]:
                 with contextlib.suppress(psutil.Error):
                     total += process.memory_info().rss
             self.peak = max(self.peak, total)
@@ -153,7 +179,9 @@ class Measured:
     extra: dict[str, float] = field(default_factory=dict)
 
 
-def run_local(project, provisioned, data: Path, run_dir: Path) -> Measured:
+def run_local(
+    project, provisioned, data: Path, run_dir: Path, own_server: bool = False
+) -> Measured:
     command = [sys.executable, "-m", "mlops_toolkit.runner", "--input-data", str(data)]
     for parameter in FIRST_RUN_PARAMETERS:
         command += ["--param", parameter]
@@ -161,8 +189,11 @@ def run_local(project, provisioned, data: Path, run_dir: Path) -> Measured:
     command += ["--run-dir", str(run_dir)]
     with PeakMemory() as memory:
         started = time.perf_counter()
+        env = child_env(project)
+        if own_server:
+            env["MLOPS_TOOLKIT_FORK_SERVER_IDLE"] = "0"
         done = subprocess.run(
-            command, cwd=project.modelbuild, env=child_env(project), capture_output=True, text=True
+            command, cwd=project.modelbuild, env=env, capture_output=True, text=True
         )
         wall = time.perf_counter() - started
     if done.returncode != 0:
@@ -258,15 +289,26 @@ def median_steps(runs: list[Measured]) -> dict[str, float]:
     return {name: statistics.median(run.steps.get(name, 0.0) for run in runs) for name in names}
 
 
-def report(scale: int, rows: int, local: list[Measured], floor: list[Measured]) -> str:
+def report(
+    scale: int,
+    rows: int,
+    local: list[Measured],
+    floor: list[Measured],
+    first: Measured,
+    own: list[Measured],
+) -> str:
     local_median = statistics.median(m.seconds for m in local)
     floor_median = statistics.median(m.seconds for m in floor)
-    peak = max(m.peak_bytes for m in local) / 2**20
+    own_median = statistics.median(m.seconds for m in own)
+    peak = max(m.peak_bytes for m in [*local, first, *own]) / 2**20
     lines = [
         f"{scale:>4}x ({rows:,} rows): local-run median {local_median:6.2f} s "
         f"[{', '.join(f'{m.seconds:.2f}' for m in local)}], floor median {floor_median:6.2f} s "
         f"[{', '.join(f'{m.seconds:.2f}' for m in floor)}], ratio {local_median / floor_median:.2f}"
         f", peak memory {peak:,.0f} MiB",
+        f"       first run (starts the warm server) {first.seconds:6.2f} s, ratio "
+        f"{first.seconds / floor_median:.2f}; own server each run median {own_median:6.2f} s "
+        f"[{', '.join(f'{m.seconds:.2f}' for m in own)}], ratio {own_median / floor_median:.2f}",
     ]
     local_steps, floor_steps = median_steps(local), median_steps(floor)
     for name, seconds in local_steps.items():
@@ -281,6 +323,19 @@ def main() -> None:
     parser.add_argument("--scales", default="1,10,100", help="comma-separated multiples")
     options = parser.parse_args()
     scales = [int(text) for text in options.scales.split(",")]
+    # Short: a Unix socket's path has room for about 100 bytes.
+    os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="lrf-", dir="/tmp")
+    try:
+        measure(options.runs, scales)
+    finally:
+        stop_warm_servers()
+        shutil.rmtree(os.environ["XDG_RUNTIME_DIR"], ignore_errors=True)
+
+
+def measure(runs: int, scales: list[int]) -> None:
+    first: dict[int, Measured] = {}
+    local: dict[int, list[Measured]] = {}
+    own: dict[int, list[Measured]] = {}
     with tempfile.TemporaryDirectory(prefix="local-run-floor-") as work_text:
         work = Path(work_text)
         project = render(work)
@@ -292,25 +347,33 @@ def main() -> None:
         rows = {scale: sum(1 for _ in data[scale].open()) for scale in scales}
         with EmbeddedAws(project.settings["aws_region"], f"{slug}-bench", f"{slug}-role") as aws:
             provisioned = aws.provision()
-            local = {
-                scale: [
+            for scale in scales:
+                stop_warm_servers()
+                first[scale] = run_local(
+                    project, provisioned, data[scale], work / f"first-{scale}x"
+                )
+                local[scale] = [
                     run_local(project, provisioned, data[scale], work / f"local-{scale}x-{n}")
-                    for n in range(options.runs)
+                    for n in range(runs)
                 ]
-                for scale in scales
-            }
+                # Idle warm servers would count in these runs' memory.
+                stop_warm_servers()
+                own[scale] = [
+                    run_local(project, provisioned, data[scale], work / f"own-{scale}x-{n}", True)
+                    for n in range(runs)
+                ]
             # Warm-up: imports and first-call costs are not part of the floor.
             run_floor(project, provisioned, data[scales[0]], work / "floor-warm-up")
             floor = {
                 scale: [
                     run_floor(project, provisioned, data[scale], work / f"floor-{scale}x-{n}")
-                    for n in range(options.runs)
+                    for n in range(runs)
                 ]
                 for scale in scales
             }
-    print(f"local-run vs floor, {options.runs} runs each, {os.cpu_count()} CPUs")
+    print(f"local-run vs floor, {runs} runs each, {os.cpu_count()} CPUs")
     for scale in scales:
-        print(report(scale, rows[scale], local[scale], floor[scale]))
+        print(report(scale, rows[scale], local[scale], floor[scale], first[scale], own[scale]))
     verdict = statistics.median(m.seconds for m in local[scales[0]]) / statistics.median(
         m.seconds for m in floor[scales[0]]
     )

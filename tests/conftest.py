@@ -13,6 +13,8 @@ import pytest
 from cookiecutter.main import cookiecutter
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
+# local-run's warm fork servers (one per project the tests generate) leave soon after the suite.
+os.environ.setdefault("MLOPS_TOOLKIT_FORK_SERVER_IDLE", "5")
 
 
 def isolated_config(directory: Path) -> str:

@@ -12,6 +12,8 @@ import pytest
 for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SAGEMAKER"):
     os.environ.pop(_name, None)
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # the SDK needs one while importing
+# local-run's warm fork servers (one per project the tests generate) leave soon after the suite.
+os.environ.setdefault("MLOPS_TOOLKIT_FORK_SERVER_IDLE", "5")
 
 from mlops_toolkit.stand_in import EmbeddedAws, Provisioned  # noqa: E402
 

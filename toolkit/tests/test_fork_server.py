@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from mlops_toolkit.errors import StepFailed
-from mlops_toolkit.runner import fork_server
+from mlops_toolkit.errors import LocalRunError, StepFailed
+from mlops_toolkit.runner import fork_server, warm_server
 from mlops_toolkit.runner.scripts import ScriptRun, base_environment, run_script
 
 pytestmark = pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
@@ -18,10 +24,32 @@ pytestmark = pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="n
 PRELOADED = "import sys\nprint('preloaded', 'numpy' in sys.modules)\n"
 
 
-@pytest.fixture
-def server():
+@pytest.fixture(params=["own", "warm"])
+def server(request, monkeypatch, private_runtime):
+    """Every isolation test runs against a server of the run's own and a warm one."""
+    monkeypatch.setenv(warm_server.ENV_IDLE, "0" if request.param == "own" else "30")
     with fork_server.fork_server(True, base_environment()) as started:
+        assert started.warm is (request.param == "warm")
         yield started
+
+
+@pytest.fixture
+def private_runtime(monkeypatch) -> Iterator[Path]:
+    """A runtime folder of the test's own (short: a socket's path has about 100 bytes), so
+    warm servers of other tests and of the user are neither used nor disturbed."""
+    base = Path(tempfile.mkdtemp(prefix="fs-", dir="/tmp"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(base))
+    yield base / f"mlops-toolkit-{os.getuid()}"
+    for sock in base.glob("*/fork-*.sock"):
+        # Tell whatever server still listens that it is idle for good.
+        subprocess.run(["pkill", "-f", str(sock)], check=False)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def own_server(monkeypatch, private_runtime):
+    """Servers that stop with the run (the early-start tests watch that process)."""
+    monkeypatch.setenv(warm_server.ENV_IDLE, "0")
 
 
 def _step(folder: Path, body: str, **options) -> ScriptRun:
@@ -133,7 +161,7 @@ def test_the_server_can_be_turned_off(monkeypatch, tmp_path):
 PARENT = "import os\nprint('parent', os.getppid())\n"
 
 
-def test_the_server_started_early_is_the_one_the_steps_run_in(tmp_path):
+def test_the_server_started_early_is_the_one_the_steps_run_in(own_server, tmp_path):
     env = base_environment()
     early = fork_server.start_early(env)
     with fork_server.fork_server(None, env) as server:
@@ -144,7 +172,7 @@ def test_the_server_started_early_is_the_one_the_steps_run_in(tmp_path):
     assert early.process.returncode == 0
 
 
-def test_an_early_server_with_another_environment_is_replaced(tmp_path):
+def test_an_early_server_with_another_environment_is_replaced(own_server, tmp_path):
     env = base_environment()
     early = fork_server.start_early({**env, "OMP_NUM_THREADS": "3"})
     with fork_server.fork_server(None, env) as server:
@@ -155,7 +183,7 @@ def test_an_early_server_with_another_environment_is_replaced(tmp_path):
     assert _log(run)[-1] == f"parent {server.process.pid}"
 
 
-def test_turning_the_server_off_stops_the_early_one(monkeypatch):
+def test_turning_the_server_off_stops_the_early_one(own_server, monkeypatch):
     early = fork_server.start_early(base_environment())
     with fork_server.fork_server(False, base_environment()) as server:
         assert server is None
@@ -164,7 +192,7 @@ def test_turning_the_server_off_stops_the_early_one(monkeypatch):
     assert fork_server.start_early(base_environment()) is None
 
 
-def test_the_command_stops_an_early_server_no_run_adopted(monkeypatch, capsys):
+def test_the_command_stops_an_early_server_no_run_adopted(own_server, monkeypatch, capsys):
     from mlops_toolkit.runner import __main__ as command
 
     spawned: list[fork_server.ForkServer] = []
@@ -191,3 +219,142 @@ def test_the_command_starts_the_server_before_importing_anything_heavy():
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------- the warm server
+
+# Printed by a step: the session it runs in, whose leader is the server that forked it.
+SESSION = "import os\nprint('session', os.getsid(0))\n"
+
+
+def _warm(env: dict[str, str] | None = None, idle: float = 30) -> fork_server.ForkServer:
+    server = fork_server.ForkServer(env or base_environment(), idle=idle)
+    assert server.warm
+    return server
+
+
+def _run_in(server: fork_server.ForkServer, run: ScriptRun, label: str = "step") -> list[str]:
+    fork_server._active = server
+    try:
+        run_script(run, label)
+    finally:
+        fork_server._active = None
+    return _log(run)
+
+
+def _said(log: list[str], word: str) -> str:
+    """The step's own line starting with ``word`` (warnings on stderr may follow it)."""
+    return next(line for line in log if line.startswith(f"{word} "))
+
+
+def test_runs_one_after_another_share_one_warm_server_outside_their_session(
+    private_runtime, tmp_path
+):
+    first, second = _warm(), _warm()
+    try:
+        one = _run_in(first, _step(tmp_path / "a", PRELOADED + SESSION))
+        two = _run_in(second, _step(tmp_path / "b", PRELOADED + SESSION))
+    finally:
+        first.close()
+        second.close()
+
+    assert one[-2] == two[-2] == "preloaded True"
+    assert one[-1] == two[-1] != f"session {os.getsid(0)}"
+    # Later runs find it after the first has ended.
+    later = _warm()
+    try:
+        assert _run_in(later, _step(tmp_path / "c", SESSION))[-1] == one[-1]
+    finally:
+        later.close()
+
+
+def test_another_interpreter_setting_gets_a_server_of_its_own(private_runtime, tmp_path):
+    env = base_environment()
+    plain, threaded = _warm(env), _warm({**env, "OMP_NUM_THREADS": "1"})
+    try:
+        one = _run_in(plain, _step(tmp_path / "a", SESSION))
+        two = _run_in(threaded, _step(tmp_path / "b", SESSION, env={"OMP_NUM_THREADS": "1"}))
+    finally:
+        plain.close()
+        threaded.close()
+
+    assert one[-1] != two[-1]
+
+
+def test_the_warm_server_learns_the_modules_steps_import_themselves(private_runtime, tmp_path):
+    # SciPy loads its subpackages only when asked, and no preloaded library asks for odr.
+    pytest.importorskip("scipy")
+    probe = "import sys\nprint('odr', 'scipy.odr' in sys.modules)\nimport scipy.odr\n"
+    server = _warm()
+    try:
+        assert _said(_run_in(server, _step(tmp_path / "a", probe)), "odr") == "odr False"
+    finally:
+        server.close()
+    deadline, seen, tries = time.monotonic() + 15, "odr False", 0
+    while seen == "odr False" and time.monotonic() < deadline:
+        later, tries = _warm(), tries + 1
+        try:
+            seen = _said(_run_in(later, _step(tmp_path / f"b{tries}", probe)), "odr")
+        finally:
+            later.close()
+        time.sleep(0.2)
+
+    assert seen == "odr True"
+    learned = list(private_runtime.glob("fork-*.modules"))
+    assert len(learned) == 1 and "scipy.odr" in learned[0].read_text().split()
+
+
+def test_the_warm_server_leaves_once_idle_and_holds_no_run_secrets(private_runtime, tmp_path):
+    env = {**base_environment(), "AWS_SECRET_ACCESS_KEY": "not-for-the-server"}
+    server = _warm(env, idle=1)
+    try:
+        session = int(_run_in(server, _step(tmp_path / "a", SESSION))[-1].split()[1])
+        environ = Path(f"/proc/{session}/environ")
+        if environ.exists():
+            assert b"not-for-the-server" not in environ.read_bytes()
+    finally:
+        server.close()
+    (sock,) = private_runtime.glob("fork-*.sock")
+    deadline = time.monotonic() + 10
+    while sock.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    assert not sock.exists()
+    assert _gone(session)
+
+
+def _gone(pid: int) -> bool:
+    """The process has ended (reaped here when it was this process's child, as a server spawned
+    by this test is)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_runtime_folder_others_can_enter_is_not_used(private_runtime, tmp_path):
+    private_runtime.mkdir(mode=0o755)
+    private_runtime.chmod(0o755)
+
+    server = fork_server.ForkServer(base_environment(), idle=30)
+    try:
+        assert not server.warm
+        assert _run_in(server, _step(tmp_path / "a", PRELOADED))[-1] == "preloaded True"
+    finally:
+        server.close()
+    assert not list(private_runtime.glob("fork-*.sock"))
+
+
+def test_a_wrong_idle_time_is_named(monkeypatch, private_runtime):
+    monkeypatch.setenv(warm_server.ENV_IDLE, "ten minutes")
+
+    with (
+        pytest.raises(
+            LocalRunError, match=r"MLOPS_TOOLKIT_FORK_SERVER_IDLE='ten minutes': expected"
+        ),
+        fork_server.fork_server(True, base_environment()),
+    ):
+        pass

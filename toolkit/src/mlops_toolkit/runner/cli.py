@@ -31,7 +31,7 @@ from mlops_toolkit.cli_support import (
 from mlops_toolkit.config import ProjectConfig, load_config
 from mlops_toolkit.errors import LocalRunError
 from mlops_toolkit.local_aws import stand_in_unless_configured
-from mlops_toolkit.runner import fork_server
+from mlops_toolkit.runner import fork_server, warm_server
 from mlops_toolkit.runner.console import RichReporter, render_summary
 from mlops_toolkit.runner.definition_cache import DefinitionCache, cached_build
 from mlops_toolkit.runner.first_run import first_run_overrides
@@ -139,7 +139,8 @@ def build_parser(config: ProjectConfig) -> argparse.ArgumentParser:
         help="run Python steps in children of a process that has already imported numpy, pandas, "
         "scikit-learn and XGBoost (default: on where the OS can fork, unless "
         f"{fork_server.ENV_DISABLE}=0); each step keeps its own process, folder, environment, "
-        "log, exit status and timeout",
+        "log, exit status and timeout. The server stays warm for later runs until idle for "
+        f"{warm_server.ENV_IDLE} seconds (default 600; 0: it stops with this run)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print the run summary as JSON on stdout when done"

@@ -15,7 +15,10 @@ Libraries read some variables once, when they load (OpenMP's ``OMP_*``, the BLAS
 ``PYTHON*``). A step whose environment gives one of those a different value than the server has
 runs as a fresh process instead (see ``can_run``), so it sees exactly what it asked for.
 
-Protocol, over a Unix socket pair: the runner sends a length-prefixed JSON request with two file
+By default the server outlives the run and later runs reuse it (see ``warm_server``); with
+``MLOPS_TOOLKIT_FORK_SERVER_IDLE=0`` each run has one of its own, over a socket pair.
+
+Protocol, over a Unix socket: the runner sends a length-prefixed JSON request with two file
 descriptors attached (stdout, stderr); the server answers ``{"pid": n}`` once the child is
 forked and ``{"status": code}`` once it has been reaped. One step at a time, as the runner runs.
 """
@@ -41,6 +44,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mlops_toolkit.errors import LocalRunError
+from mlops_toolkit.runner import warm_server
+
 # Imported by the server before it forks. Only those installed are imported; the list is the
 # step libraries of the frameworks the template generates (torch stays out: large, and its
 # threads do not survive a fork).
@@ -50,6 +56,9 @@ LOAD_TIME_PREFIXES = ("OMP_", "GOMP_", "KMP_", "MKL_", "OPENBLAS_", "BLIS_", "PY
 # PYTHONUNBUFFERED only matters at start-up, and a forked child flushes on every write anyway.
 LOAD_TIME_EXEMPT = frozenset({"PYTHONUNBUFFERED"})
 ENV_DISABLE = "MLOPS_TOOLKIT_FORK_SERVER"
+# What a warm server keeps from the environment of the run that spawned it, besides the
+# load-time variables: it holds no run's credentials (each step gets its own environment whole).
+SERVER_ENV_KEEP = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE")
 _HEADER = struct.Struct("!I")
 _KILL_SIGNAL = getattr(signal, "SIGKILL", signal.SIGTERM)
 
@@ -134,6 +143,7 @@ def _run_child(request: dict[str, Any], stdout_fd: int, stderr_fd: int) -> int:
         traceback.print_exc()
         code = 1
     atexit._run_exitfuncs()
+    _note_learned()
     sys.stdout.flush()
     sys.stderr.flush()
     return code
@@ -144,23 +154,59 @@ def _wait_status(pid: int) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def serve(fd: int) -> None:
-    """Preload, then fork one child per request until the runner closes the socket."""
-    sock = socket.socket(fileno=fd)
-    # Ctrl-C reaches the whole process group: the runner handles it and closes the socket.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+# Set in the server: where a step's child notes the modules it imported itself, the top-level
+# names of the preloaded libraries, and every module imported (or tried) before forking.
+LEARN_FILE: str | None = None
+_families: set[str] = set()
+_known: set[str] = set()
+
+
+def import_quietly(names: list[str]) -> None:
+    """Import what is importable of ``names`` without letting the collector scan as it goes."""
     # Importing creates objects by the hundred thousand and no garbage worth collecting: without
     # the collector's passes over them these imports take about 7 % less CPU, on the first
     # step's path.
     gc.disable()
-    for name in PRELOAD:
-        if importlib.util.find_spec(name) is not None:
-            with contextlib.suppress(Exception):
-                importlib.import_module(name)
+    for name in names:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
     # Children never collect (nor write to the headers of) what was imported here: their
     # collections stay short and those pages stay shared with the server.
     gc.freeze()
     gc.enable()
+    _known.update(names, sys.modules)
+
+
+def preload(extra: list[str] = ()) -> set[str]:
+    """Import the installed step libraries, then ``extra`` modules of theirs; returns their
+    top-level names."""
+    # Ctrl-C reaches the whole process group: the runner handles it and closes the socket.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _families.update(name for name in PRELOAD if importlib.util.find_spec(name) is not None)
+    import_quietly([*PRELOAD, *(name for name in extra if name.partition(".")[0] in _families)])
+    return set(_families)
+
+
+def _note_learned() -> None:
+    """In a step's child: append the preloaded libraries' modules this step imported itself."""
+    if LEARN_FILE is None:
+        return
+    new = sorted(n for n in sys.modules if n.partition(".")[0] in _families and n not in _known)
+    if new:
+        with contextlib.suppress(OSError), open(LEARN_FILE, "a", encoding="utf-8") as handle:
+            handle.write("".join(f"{name}\n" for name in new))
+
+
+def serve(fd: int, learn_file: str | None = None) -> None:
+    """A server of one run's own: preload, then serve that run until it closes the socket."""
+    global LEARN_FILE
+    preload(extra=warm_server.learned_modules(learn_file))
+    LEARN_FILE = learn_file
+    serve_session(socket.socket(fileno=fd))
+
+
+def serve_session(sock: socket.socket) -> None:
+    """Fork one child per request until the runner closes the socket; never returns."""
     while True:
         try:
             request, fds = _receive(sock, max_fds=2)
@@ -214,20 +260,40 @@ class ForkedStep:
 
 
 class ForkServer:
-    def __init__(self, env: dict[str, str]) -> None:
+    """The runner's end: a session of the warm server, or (idle time 0, or no private folder
+    for its socket) a server of this run's own, ``process``."""
+
+    def __init__(self, env: dict[str, str], idle: float | None = None) -> None:
+        self.env = dict(env)
+        self._lock = threading.Lock()
+        self.broken = False
+        self.process: subprocess.Popen | None = None
+        idle = warm_server.idle_seconds() if idle is None else idle
+        folder = warm_server.runtime_dir()
+        paths = None
+        if folder is not None:
+            paths = warm_server.Paths(folder, warm_server.server_key(load_time_variables(env)))
+        if paths is not None and idle > 0:
+            sock = warm_server.connect_or_spawn(paths, idle, server_environment(self.env))
+            if sock is not None:
+                self.sock = sock
+                return
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        learn_file = str(paths.learned) if paths is not None else None
         command = [
             sys.executable,
             "-c",
-            f"from mlops_toolkit.runner.fork_server import serve; serve({theirs.fileno()})",
+            "from mlops_toolkit.runner.fork_server import serve; "
+            f"serve({theirs.fileno()}, {learn_file!r})",
         ]
-        self.env = dict(env)
         self.process = subprocess.Popen(
             command, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=self.env
         )
         theirs.close()
-        self._lock = threading.Lock()
-        self.broken = False
+
+    @property
+    def warm(self) -> bool:
+        return self.process is None
 
     def can_run(self, command: list[str], env: dict[str, str]) -> bool:
         """A Python script with this interpreter, and nothing the preloaded libraries read at
@@ -251,17 +317,27 @@ class ForkServer:
         return ForkedStep(self, int(reply["pid"]))
 
     def close(self) -> None:
+        """End this run's session (a warm server then waits for the next run)."""
         self.sock.close()
+        if self.process is None:
+            return
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.discard()
 
     def discard(self) -> None:
-        """Stop a server no step has used without waiting for its imports to finish."""
+        """Stop a server of this run's own no step has used, without waiting for its imports
+        to finish (a warm server stays for the next run)."""
         self.sock.close()
-        self.process.kill()
-        self.process.wait()
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+
+
+def server_environment(env: dict[str, str]) -> dict[str, str]:
+    kept = {name: env[name] for name in SERVER_ENV_KEEP if name in env}
+    return {**kept, **load_time_variables(env)}
 
 
 _active: ForkServer | None = None
@@ -283,7 +359,9 @@ def start_early(env: dict[str, str]) -> ForkServer | None:
     its arguments allow, and ``discard_early`` stops it when nothing did."""
     global _early
     if _early is None and enabled(None):
-        _early = ForkServer(env)
+        # A wrong MLOPS_TOOLKIT_FORK_SERVER_IDLE is reported by fork_server, inside the command.
+        with contextlib.suppress(ValueError):
+            _early = ForkServer(env)
     return _early
 
 
@@ -314,7 +392,10 @@ def fork_server(wanted: bool | None, env: dict[str, str]) -> Iterator[ForkServer
         discard_early()
         yield None
         return
-    server = _adopt_early(env) or ForkServer(env)
+    try:
+        server = _adopt_early(env) or ForkServer(env)
+    except ValueError as error:
+        raise LocalRunError(str(error)) from None
     _active = server
     try:
         yield server
