@@ -1,18 +1,21 @@
 """local-transform: every object under a prefix scored by the artifact's own handler, written as
-SageMaker writes transform outputs, with data capture that drift-report reads back."""
+SageMaker writes transform outputs, with data capture (SageMaker's batch manifests) that
+drift-report reads back."""
 
 from __future__ import annotations
 
+import json
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from mlops_toolkit.endpoint.capture import CaptureWriter
 from mlops_toolkit.endpoint.handler import InferenceHandler
 from mlops_toolkit.errors import LocalRunError
 from mlops_toolkit.monitoring.capture_reader import read_capture
 from mlops_toolkit.transform import cli
+from mlops_toolkit.transform.capture import ManifestCapture
 from mlops_toolkit.transform.objects import Store
 from mlops_toolkit.transform.transform import TransformSettings, run_transform
 
@@ -58,7 +61,7 @@ def _inputs(root: Path) -> Path:
 
 def test_each_input_gets_an_out_file_with_one_prediction_per_line(model_dir, tmp_path):
     source = _inputs(tmp_path / "in")
-    capture = CaptureWriter(tmp_path / "capture", "job", "input")
+    capture = ManifestCapture(tmp_path / "capture", datetime(2026, 3, 4, 5, tzinfo=UTC))
     result = run_transform(
         InferenceHandler(model_dir),
         Store(s3=None),
@@ -70,16 +73,49 @@ def test_each_input_gets_an_out_file_with_one_prediction_per_line(model_dir, tmp
     assert result.records == 4
     assert (tmp_path / "out" / "a.csv.out").read_text() == "13.0\n11.0\n17.0\n"
     assert (tmp_path / "out" / "2" / "b.csv.out").read_text() == "12.0\n"
-    # Three mini-batches (1 row of 2/b.csv, then 2 + 1 of a.csv: objects in key order), each
-    # one capture record.
+    # One manifest per channel, in the hour the job started, naming objects by key under the
+    # prefix (objects in key order), as a transform job's DataCaptureConfig writes them.
+    hour = Path("2026", "03", "04", "05")
+    (inputs,) = (tmp_path / "capture" / "input" / hour).glob("*.manifest")
+    (outputs,) = (tmp_path / "capture" / "output" / hour).glob("*.manifest")
+    inputs, outputs = json.loads(inputs.read_text()), json.loads(outputs.read_text())
+    assert inputs == [{"prefix": source.resolve().as_posix() + "/"}, "2/b.csv", "a.csv"]
+    out = (tmp_path / "out").resolve().as_posix()
+    assert outputs == [{"prefix": out + "/"}, "2/b.csv.out", "a.csv.out"]
+    # drift-report follows the input manifest back to the rows (output manifests are skipped).
     records = read_capture(tmp_path / "capture", NAMES)
-    assert records.requests == 3
+    assert records.requests == 2
     assert records.rows == [
         ["M", "1", "1"],
         ["F", "1", "2"],
         ["M", "0.5", "0.5"],
         ["I", "3", "4"],
     ]
+
+
+def test_a_failed_transform_writes_no_capture(model_dir, tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "bad.csv").write_text("X,1,1\n", encoding="utf-8")
+    capture = ManifestCapture(tmp_path / "capture")
+    with pytest.raises(LocalRunError):
+        run_transform(
+            InferenceHandler(model_dir),
+            Store(None),
+            str(source),
+            str(tmp_path / "o"),
+            TransformSettings(),
+            capture,
+        )
+    assert not (tmp_path / "capture").exists()
+
+
+def test_a_manifest_that_is_not_one_is_named(tmp_path):
+    path = tmp_path / "input" / "x.manifest"
+    path.parent.mkdir()
+    path.write_text('["no-prefix.csv"]')
+    with pytest.raises(LocalRunError, match=r"x\.manifest: not a batch transform capture manifest"):
+        read_capture(tmp_path, NAMES)
 
 
 def test_a_row_the_handler_refuses_fails_the_job_naming_the_object(model_dir, tmp_path):
@@ -141,4 +177,10 @@ def test_the_command_reads_and_writes_s3_prefixes(model_dir, tmp_path, account, 
     assert body == b"12.0\n14.0\n"
     body = s3.get_object(Bucket=bucket, Key="batch/output/more/two.csv.out")["Body"].read()
     assert body == b"10.0\n"
-    assert read_capture(tmp_path / "capture" / "nightly" / "input", NAMES).requests == 2
+    (manifest,) = (tmp_path / "capture" / "nightly" / "input").rglob("*.manifest")
+    assert json.loads(manifest.read_text()) == [
+        {"prefix": f"s3://{bucket}/batch/input/"},
+        "more/two.csv",
+        "one.csv",
+    ]
+    assert read_capture(tmp_path / "capture" / "nightly", NAMES, s3).requests == 2

@@ -5,7 +5,8 @@
 
 Inputs and outputs are local folders or S3 prefixes (the stand-in's, when no AWS is
 configured). The model is loaded exactly as ``serve-local`` loads it; data capture goes to
-``--capture-dir`` in the data-capture record format ``drift-report`` reads.
+``--capture-dir`` as a transform job's ``DataCaptureConfig`` writes it (input and output
+manifests), which ``drift-report`` reads.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from pathlib import Path
 from mlops_toolkit.aws import CLIENT_CONFIG, boto_session
 from mlops_toolkit.cli_support import CliError, env_default, run_cli
 from mlops_toolkit.config import load_config
-from mlops_toolkit.endpoint.capture import CaptureWriter
 from mlops_toolkit.endpoint.endpoint import resolve_source
 from mlops_toolkit.endpoint.handler import InferenceHandler
 from mlops_toolkit.endpoint.model_source import fetch_model
 from mlops_toolkit.errors import LocalRunError
 from mlops_toolkit.local_aws import stand_in_unless_configured
+from mlops_toolkit.transform.capture import ManifestCapture
 from mlops_toolkit.transform.objects import Store
 from mlops_toolkit.transform.transform import (
     DEFAULT_RECORDS_PER_BATCH,
@@ -34,8 +35,6 @@ from mlops_toolkit.transform.transform import (
 )
 
 DEFAULT_CAPTURE_DIR = Path("local-transform") / "data-capture"
-# Captured mini-batches land under <capture dir>/<job name>/input/yyyy/mm/dd/hh/.
-CAPTURE_CHANNEL = "input"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--capture-dir",
         type=Path,
         default=DEFAULT_CAPTURE_DIR,
-        help="where data capture JSONL goes (default %(default)s)",
+        help="capture destination: manifests go to <this>/<job name>/input|output/yyyy/mm/dd/hh/ "
+        "(default %(default)s)",
     )
     parser.add_argument("--no-capture", action="store_true", help="do not capture the input")
     return parser
@@ -92,11 +92,7 @@ def transform(args: argparse.Namespace, session) -> TransformResult:
         source = resolve_source(args, session)
         s3 = session.client("s3", config=CLIENT_CONFIG)
         handler = InferenceHandler(fetch_model(s3, source, work_dir), source.environment)
-        capture = (
-            None
-            if args.no_capture
-            else CaptureWriter(args.capture_dir, args.job_name, CAPTURE_CHANNEL)
-        )
+        capture = None if args.no_capture else ManifestCapture(args.capture_dir / args.job_name)
         settings = TransformSettings(args.content_type, args.accept, args.records_per_batch)
         return run_transform(handler, Store(s3), args.input, args.output, settings, capture)
     except LocalRunError as error:
@@ -110,8 +106,8 @@ def _report(result: TransformResult) -> None:
     for output in result.outputs:
         print(f"  {output}")
     if result.capture_files:
-        folder = Path(result.capture_files[0]).parents[4]
-        print(f"  data capture under {folder}")
+        folder = Path(result.capture_files[0]).parents[5]
+        print(f"  data capture manifests under {folder}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,20 +4,21 @@ With ``SplitType: Line`` and ``BatchStrategy: MultiRecord`` SageMaker splits eac
 lines, packs them into mini-batches (one request each to the serving container), and with
 ``AssembleWith: Line`` joins the answers into ``<object>.out`` with one prediction per line, in
 input order. The handler is the artifact's packed ``code/inference.py``: it receives raw rows and
-preprocesses them itself, exactly as behind an endpoint. With data capture on, every mini-batch
-is recorded as a SageMaker data-capture record, which ``drift-report`` reads.
+preprocesses them itself, exactly as behind an endpoint. With data capture on, the transform
+writes SageMaker's batch capture manifests (see ``capture.py``), which ``drift-report`` reads.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from mlops_toolkit.endpoint.capture import CaptureWriter, Exchange
+from mlops_toolkit.artifacts import is_s3_uri
 from mlops_toolkit.endpoint.handler import InferenceHandler
 from mlops_toolkit.errors import LocalRunError
-from mlops_toolkit.transform.objects import InputObject, Store
+from mlops_toolkit.transform.capture import ManifestCapture
+from mlops_toolkit.transform.objects import OUTPUT_SUFFIX, InputObject, Store
 
 DEFAULT_RECORDS_PER_BATCH = 100
 
@@ -29,7 +30,6 @@ class TransformSettings:
     content_type: str = "text/csv"
     accept: str = "text/csv"
     records_per_batch: int = DEFAULT_RECORDS_PER_BATCH
-    generate_inference_id: bool = True
 
 
 @dataclass
@@ -68,7 +68,6 @@ def transform_object(
     body: bytes,
     settings: TransformSettings,
     where: str,
-    capture: CaptureWriter | None = None,
 ) -> tuple[bytes, int]:
     """The ``.out`` body for one input object, and the number of records scored."""
     records = _lines(body)
@@ -77,15 +76,21 @@ def transform_object(
         request = b"\n".join(batch) + b"\n"
         label = f"{where} mini-batch {number}"
         try:
-            payload, media = handler.invoke(request, settings.content_type, settings.accept)
+            payload, _media = handler.invoke(request, settings.content_type, settings.accept)
         except Exception as error:  # noqa: BLE001 - any handler failure fails the job, named
             raise LocalRunError(f"{label}: the inference handler failed ({error})") from None
         assembled += _answer_lines(payload, len(batch), label)
-        if capture is not None:
-            inference_id = str(uuid.uuid4()) if settings.generate_inference_id else None
-            capture.write(Exchange(request, settings.content_type, payload, media, inference_id))
     output = b"\n".join(assembled) + (b"\n" if assembled else b"")
     return output, len(records)
+
+
+def _prefix(location: str, name: str) -> str:
+    """The prefix a manifest names: ``location`` less ``name``; absolute for a local folder, so
+    the manifest can be read from anywhere."""
+    prefix = location[: len(location) - len(name)]
+    if is_s3_uri(prefix):
+        return prefix
+    return Path(prefix or ".").resolve().as_posix() + "/"
 
 
 def run_transform(
@@ -94,21 +99,21 @@ def run_transform(
     source: str,
     destination: str,
     settings: TransformSettings,
-    capture: CaptureWriter | None = None,
+    capture: ManifestCapture | None = None,
 ) -> TransformResult:
     """Transform every object under ``source`` into ``destination``; stops at the first error,
-    as a transform job fails (partial outputs stay, as SageMaker leaves them)."""
+    as a transform job fails (partial outputs stay, as SageMaker leaves them). Capture manifests
+    name what was read and written, so a failed job leaves none."""
     result = TransformResult()
     inputs: list[InputObject] = store.list_inputs(source)
-    try:
-        for item in inputs:
-            body, count = transform_object(
-                handler, store.read(item), settings, item.location, capture
-            )
-            result.outputs.append(store.write_output(destination, item, body))
-            result.records += count
-    finally:
-        if capture is not None:
-            capture.close()
-            result.capture_files = [str(path) for path in capture.files]
+    for item in inputs:
+        body, count = transform_object(handler, store.read(item), settings, item.location)
+        result.outputs.append(store.write_output(destination, item, body))
+        result.records += count
+    if capture is not None:
+        names = [item.name for item in inputs]
+        capture.write("input", _prefix(inputs[0].location, names[0]), names)
+        outputs = [name + OUTPUT_SUFFIX for name in names]
+        capture.write("output", _prefix(result.outputs[0], outputs[0]), outputs)
+        result.capture_files = [str(path) for path in capture.files]
     return result
