@@ -62,11 +62,13 @@ lint: $(STAMP)
 	$(VENV_PY) -m ruff check .
 	$(VENV_PY) -m ruff format --check .
 
-# `make demo FRAMEWORK=pytorch` (or sklearn) demonstrates another training framework.
+# `make demo FRAMEWORK=pytorch` (or sklearn) demonstrates another training framework;
+# `make demo DEPLOYMENT=batch` a batch transform instead of the endpoint.
 FRAMEWORK ?= xgboost
+DEPLOYMENT ?= realtime
 
 demo: $(STAMP) clean-template-tree
-	$(VENV_PY) demo/run_demo.py --framework $(FRAMEWORK)
+	$(VENV_PY) demo/run_demo.py --framework $(FRAMEWORK) --deployment $(DEPLOYMENT)
 
 clean:
 	rm -rf $(VENV) $(TOOLS_VENV) demo-output .pytest_cache $(IAM_SIMULATOR)/node_modules $(WORKFLOW_LINT)/node_modules

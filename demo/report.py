@@ -89,8 +89,15 @@ def print_summary(console: Console, ctx: DemoContext, timings: list[tuple[str, f
     console.print(metrics_table(ctx))
     arn = ctx.run_summary.get("model_package_arn")
     console.print(f"Model package: [bold]{arn}[/] (Approved)", soft_wrap=True)
-    console.print(predictions_table(ctx))
-    console.print(f"A malformed row was refused: {ctx.rejected_payload}", soft_wrap=True)
+    if ctx.predictions:
+        console.print(predictions_table(ctx))
+        console.print(f"A malformed row was refused: {ctx.rejected_payload}", soft_wrap=True)
+    for phase, batch in ctx.extras.get("batch", {}).items():
+        console.print(
+            f"Batch transform ({phase}): {batch['rows']} rows, predictions in "
+            + ", ".join(batch["outputs"]),
+            soft_wrap=True,
+        )
     if ctx.endpoint is not None and ctx.endpoint.capture is not None:
         for path in ctx.endpoint.capture.files:
             console.print(f"Data capture: {path}", soft_wrap=True)

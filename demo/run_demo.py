@@ -3,8 +3,11 @@ embedded AWS stand-in, register and approve the model, serve it on loopback, inv
 print what happened. Everything it starts (moto server, local endpoint) stops when it ends,
 including on an error or Ctrl-C.
 
-    python demo/run_demo.py [--framework xgboost|pytorch|sklearn] [--input-data PATH]
-                            [--output-dir DIR]
+    python demo/run_demo.py [--framework xgboost|pytorch|sklearn] [--deployment realtime|batch]
+                            [--input-data PATH] [--output-dir DIR]
+
+With ``--deployment batch`` the approved version scores S3 prefixes as a batch transform
+instead of being served: drift is read from the transform's capture, and retraining follows.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rich.console import Console  # noqa: E402
 
+from demo.batch_stages import BATCH_STAGES  # noqa: E402
 from demo.deploy_stages import BOOTSTRAP_STAGES, DEPLOY_STAGES  # noqa: E402
 from demo.monitoring_stages import MONITORING_STAGES  # noqa: E402
 from demo.project import SAMPLE_DATA, TEMPLATE_ROOT  # noqa: E402
@@ -35,6 +39,12 @@ ALL_STAGES = [
     *DEPLOY_STAGES,
     *MONITORING_STAGES,
 ]
+# Batch: trained, registered and approved the same way; then transformed instead of served.
+TRAIN_AND_APPROVE = STAGES[:2]
+DEMO_STAGES = {
+    "realtime": ALL_STAGES,
+    "batch": [*SETUP_STAGES, *BOOTSTRAP_STAGES, *TRAIN_AND_APPROVE, *BATCH_STAGES],
+}
 
 DEFAULT_INPUT = SAMPLE_DATA
 DEFAULT_OUTPUT = TEMPLATE_ROOT / "demo-output"
@@ -51,6 +61,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the training framework to generate the project for (default: %(default)s)",
     )
     parser.add_argument(
+        "--deployment",
+        choices=tuple(DEMO_STAGES),
+        default="realtime",
+        help="show the endpoint (realtime) or the batch transform (default: %(default)s)",
+    )
+    parser.add_argument(
         "--output-dir",
         type=Path,
         default=DEFAULT_OUTPUT,
@@ -59,9 +75,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run_stages(ctx: DemoContext, timings: list[tuple[str, float]]) -> None:
-    for number, stage in enumerate(ALL_STAGES, start=1):
-        ctx.console.rule(f"[bold]{number}/{len(ALL_STAGES)} {stage.title}")
+def run_stages(
+    ctx: DemoContext, timings: list[tuple[str, float]], stages: list = ALL_STAGES
+) -> None:
+    for number, stage in enumerate(stages, start=1):
+        ctx.console.rule(f"[bold]{number}/{len(stages)} {stage.title}")
         started = time.monotonic()
         stage.run(ctx)
         timings.append((stage.title, time.monotonic() - started))
@@ -79,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             output_dir, args.input_data.resolve(), console, cleanup, framework=args.framework
         )
         try:
-            run_stages(ctx, timings)
+            run_stages(ctx, timings, DEMO_STAGES[args.deployment])
         except DemoError as error:
             console.print(f"[bold red]demo failed:[/] {error}", highlight=False)
             return EXIT_FAILED

@@ -52,3 +52,39 @@ def test_demo_runs_every_stage_and_cleans_up(tmp_path, framework):
         ["pgrep", "-f", str(output_dir)], capture_output=True, text=True
     ).stdout.strip()
     assert leftovers == ""
+
+
+def test_batch_demo_transforms_reads_drift_from_its_capture_and_retrains(tmp_path):
+    """`make demo DEPLOYMENT=batch` (xgboost): the approved version transforms two S3 prefixes on
+    the stand-in, drift-report reads each transform's capture manifests, drift retrains."""
+    output_dir = tmp_path / "demo"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    result = subprocess.run(
+        [sys.executable, "demo/run_demo.py", "--output-dir", str(output_dir)]
+        + ["--deployment", "batch"],
+        cwd=TEMPLATE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert "Demo finished" in result.stdout
+    # The endpoint's stages did not run: no endpoint, no staging test.
+    assert not (output_dir / "staging-test-results.json").exists()
+    assert "Serve the newest approved version" not in result.stdout
+    for phase, expected in (("normal", set()), ("shifted", {"sex", "whole_weight"})):
+        (manifest,) = (output_dir / "batch-capture" / phase / "input").rglob("*.manifest")
+        prefix, *keys = json.loads(manifest.read_text())
+        assert prefix["prefix"].endswith(f"/batch/{phase}/input/") and keys
+        violations = json.loads(
+            (output_dir / "drift" / phase / "constraint_violations.json").read_text()
+        )["violations"]
+        assert expected <= {v["feature_name"] for v in violations}
+        assert bool(violations) == bool(expected)
+    retrain = json.loads((output_dir / "retrain-run" / "run-summary.json").read_text())
+    assert retrain["model_package_arn"].endswith("/2")
+    leftovers = subprocess.run(
+        ["pgrep", "-f", str(output_dir)], capture_output=True, text=True
+    ).stdout.strip()
+    assert leftovers == ""

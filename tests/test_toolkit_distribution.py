@@ -55,7 +55,13 @@ def test_the_toolkit_builds_an_sdist_and_a_wheel_that_twine_accepts(dist: Path):
         entry_points = wheel.read(f"{STEM}.dist-info/entry_points.txt").decode()
     assert "mlops_toolkit/runner/cli.py" in names and "mlops_toolkit/endpoint/endpoint.py" in names
     assert "mlops_toolkit/bootstrap/cli.py" in names
-    for command in ("local-run", "serve-local", "drift-report", "mlops-bootstrap"):
+    for command in (
+        "local-run",
+        "serve-local",
+        "local-transform",
+        "drift-report",
+        "mlops-bootstrap",
+    ):
         assert f"{command} = " in entry_points
     with tarfile.open(dist / f"{STEM}.tar.gz") as sdist:
         members = set(sdist.getnames())

@@ -6,6 +6,10 @@ is one record, matched to the baseline's features by position, as Model Monitor 
 captured CSV. JSON bodies take the shapes the inference handler accepts: ``{"instances": [...]}``
 or a list, of rows (lists, by position) or objects (by feature name). Problems name the file and
 the line, because a capture tree holds many files.
+
+A batch transform's capture is different (``transform/capture.py``): manifests under ``input/``
+that name the objects the job read. Those are followed back to the objects, each line of which is
+one CSV record; ``output/`` manifests name predictions, which data quality does not look at.
 """
 
 from __future__ import annotations
@@ -18,7 +22,12 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from mlops_toolkit.artifacts import S3Location, is_s3_uri
 from mlops_toolkit.errors import LocalRunError
 from mlops_toolkit.monitoring.drift_check import Shape
 from mlops_toolkit.monitoring.monitor_stats import Table
@@ -27,6 +36,7 @@ CSV_MEDIA_TYPE = "text/csv"
 JSON_MEDIA_TYPE = "application/json"
 JSON_SHAPES = '{"instances": [...]} or a list of rows'
 Row = list[str | None]
+MANIFEST_SUFFIX = ".manifest"
 
 
 class CaptureError(LocalRunError):
@@ -46,10 +56,16 @@ def capture_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     files = sorted(p for p in path.rglob("*.jsonl") if p.is_file())
+    files += sorted(
+        p
+        for p in path.rglob(f"*{MANIFEST_SUFFIX}")
+        if p.is_file() and "input" in p.relative_to(path).parts
+    )
     if not files:
         raise CaptureError(
-            f"no data-capture files (*.jsonl) under {path}; an endpoint writes them under "
-            "<endpoint>/<variant>/yyyy/mm/dd/hh/ once it has served requests with capture on"
+            f"no data-capture files under {path}: an endpoint writes *.jsonl under "
+            "<endpoint>/<variant>/yyyy/mm/dd/hh/ once it has served requests with capture on; a "
+            "batch transform writes *.manifest under input/yyyy/mm/dd/hh/"
         )
     return files
 
@@ -141,11 +157,52 @@ def read_file(path: Path, names: list[str], records: Records) -> None:
     records.files += 1
 
 
-def read_capture(path: Path, names: list[str]) -> Records:
+def manifest_locations(path: Path) -> list[str]:
+    """The object locations a batch capture manifest names (prefix + each relative key)."""
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CaptureError(f"cannot read the manifest {path}: {error}") from None
+    head = body[0] if isinstance(body, list) and body else None
+    prefix = head.get("prefix") if isinstance(head, dict) else None
+    keys = body[1:] if isinstance(prefix, str) else None
+    if keys is None or not all(isinstance(key, str) for key in keys):
+        raise CaptureError(
+            f'{path}: not a batch transform capture manifest ([{{"prefix": "s3://…/"}}, "key", …])'
+        )
+    return [prefix + key for key in keys]
+
+
+def _object_text(location: str, s3: Any) -> str:
+    try:
+        if not is_s3_uri(location):
+            return Path(location).read_text(encoding="utf-8")
+        where = S3Location.parse(location)
+        client = s3 or boto3.client("s3")
+        return client.get_object(Bucket=where.bucket, Key=where.key)["Body"].read().decode()
+    except (OSError, UnicodeDecodeError, ClientError, BotoCoreError) as error:
+        raise CaptureError(
+            f"cannot read {location}, which a capture manifest names (the transform's input "
+            f"must stay where it was for drift to be measured): {error}"
+        ) from None
+
+
+def read_manifest(path: Path, records: Records, s3: Any = None) -> None:
+    for location in manifest_locations(path):
+        text = _object_text(location, s3)
+        records.rows += [list(row) for row in csv.reader(io.StringIO(text)) if row]
+        records.requests += 1
+    records.files += 1
+
+
+def read_capture(path: Path, names: list[str], s3: Any = None) -> Records:
     """Every request row under ``path``; ``names`` are the baseline's features, in order."""
     records = Records()
     for file in capture_files(path):
-        read_file(file, names, records)
+        if file.suffix == MANIFEST_SUFFIX:
+            read_manifest(file, records, s3)
+        else:
+            read_file(file, names, records)
     if not records.rows:
         raise CaptureError(f"the capture under {path} holds no request rows")
     return records

@@ -65,13 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="drift-report",
         description=(
-            "Compare captured endpoint requests (SageMaker data-capture JSON Lines) with a "
+            "Compare captured requests (an endpoint's SageMaker data-capture JSON Lines, or a "
+            "batch transform's capture manifests) with a "
             "data-quality baseline; write Model Monitor's constraint_violations.json and an "
             "HTML picture. By default the baseline is the drift-check baseline of the newest "
             "Approved model version in the project's model package group ([tool.mlops-toolkit])."
         ),
     )
-    parser.add_argument("capture", type=Path, help="a capture .jsonl file or a folder of them")
+    parser.add_argument(
+        "capture",
+        type=Path,
+        help="a capture .jsonl file, or a folder of endpoint or transform capture",
+    )
     parser.add_argument("--statistics", help="baseline statistics.json (path or S3 URI)")
     parser.add_argument("--constraints", help="baseline constraints.json (path or S3 URI)")
     parser.add_argument("--model-package-arn", help="use this model version's drift baseline")

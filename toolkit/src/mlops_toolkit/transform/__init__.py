@@ -1,0 +1,1 @@
+"""``local-transform``: a SageMaker batch transform of a registered model, run on this machine."""
