@@ -51,6 +51,7 @@ AWS_SEED_HYPERPARAMETERS = {
     "colsample_bytree": 1.0,
     "lambda": 1.0,
     "alpha": 0.0,
+    "monotone_constraints": "()",
 }
 
 

@@ -46,6 +46,11 @@ def test_hyperparameters_json_is_the_single_source_of_defaults(flags: list[str])
     assert params["max_leaf_nodes"] == (defaults["max_leaf_nodes"] or None)
     assert params["max_depth"] == (defaults["max_depth"] or None)
     assert params["early_stopping"] is (defaults["n_iter_no_change"] > 0)
+    interactions = defaults["interaction_cst"]
+    assert params["interaction_cst"] == (None if interactions == "none" else interactions)
+    assert (params["monotonic_cst"] or []) == train.monotonic_constraints(
+        defaults["monotonic_cst"], 0
+    )
 
 
 def test_zero_means_no_limit_and_no_early_stopping() -> None:
@@ -103,13 +108,18 @@ def test_driver_style_hyperparameters_reach_the_estimator(flags: list[str], tmp_
         "max_features": 0.5,
         "max_bins": 63,
         "random_state": 7,
+        "interaction_cst": "pairwise",
+        "monotonic_cst": "(1, 0,-1)",
     }
     assert train.main([*flags, *driver_arguments(chosen)]) == 0
     model = saved_model(tmp_path)
     params = model.get_params()
-    assert {name: params[name] for name in chosen if name != "n_iter_no_change"} == {
-        name: value for name, value in chosen.items() if name != "n_iter_no_change"
+    translated = ("n_iter_no_change", "monotonic_cst")
+    assert {name: params[name] for name in chosen if name not in translated} == {
+        name: value for name, value in chosen.items() if name not in translated
     }
+    # The constraints name the leading features; the columns after them are left free.
+    assert params["monotonic_cst"] == [1, 0, -1] + [0] * (model.n_features_in_ - 3)
     assert params["early_stopping"] is False
     assert model.n_iter_ == 7
     assert summary_of(tmp_path)["hyperparameters"] == {
@@ -186,6 +196,9 @@ def test_without_early_stopping_runs_every_iteration(flags: list[str], tmp_path:
         (["--max_leaf_nodes", "1"], "max_leaf_nodes=1 must be 0 (no limit) or at least 2"),
         (["--n_iter_no_change", "-1"], "n_iter_no_change=-1 must be 0 (off) or more"),
         (["--max_bins", "256"], "max_bins=256 must be in [2, 255]"),
+        (["--monotonic_cst", "(2,0)"], "monotonic_cst=(2,0) must be a tuple of -1, 0 and 1"),
+        (["--monotonic_cst", "1,0"], "monotonic_cst=1,0 must be a tuple of -1, 0 and 1"),
+        (["--interaction_cst", "all"], "interaction_cst=all must be one of none, pairwise"),
         (["--max_iter", "3.5"], "argument --max_iter: '3.5' is not a whole number"),
         (["--max_depth", "deep"], "argument --max_depth: 'deep' is not a whole number"),
     ],
@@ -197,6 +210,20 @@ def test_rejects_bad_hyperparameters(
         train.main([*flags, *argv])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_monotonic_constraints_hold_in_the_saved_model(flags: list[str], tmp_path: Path) -> None:
+    # Rising along the first feature and falling along the second, whatever the data says.
+    argv = [*QUICK, "--monotonic_cst", "(1,-1)"]
+    assert train.main([*flags, *argv]) == 0
+    model = saved_model(tmp_path)
+    rows = np.repeat(np.random.default_rng(1).normal(size=(1, model.n_features_in_)), 41, axis=0)
+    steps = np.linspace(-3, 3, 41)
+    for feature, sign in ((0, 1), (1, -1)):
+        varied = rows.copy()
+        varied[:, feature] = steps
+        assert np.all(sign * np.diff(model_io.predict(model, varied)) >= 0)
+    assert model.get_params()["monotonic_cst"][:2] == [1, -1]
 
 
 def test_the_same_seed_gives_identical_predictions(flags: list[str], tmp_path: Path) -> None:

@@ -108,6 +108,25 @@ def test_driver_style_hyperparameters_reach_xgboost(
     assert model["learner"]["objective"]["name"] == "reg:absoluteerror"
 
 
+def test_monotone_constraints_reach_xgboost_and_hold(flags: list[str], tmp_path: Path) -> None:
+    # XGBoost's tuple names the leading features (the numeric ones come first); the one-hot
+    # columns after them stay free.
+    argv = [*QUICK, "--monotone_constraints", "(1,-1)"]
+    assert train.main([*flags, *argv]) == 0
+    booster = xgb.Booster(model_file=str(tmp_path / "model" / "xgboost-model.json"))
+    features = booster.num_features()
+    rows = np.repeat(np.random.default_rng(1).normal(size=(1, features)), 41, axis=0)
+    for feature, sign in ((0, 1), (1, -1)):
+        varied = rows.copy()
+        varied[:, feature] = np.linspace(-3, 3, 41)
+        predictions = booster.predict(xgb.DMatrix(varied, feature_names=booster.feature_names))
+        assert np.all(sign * np.diff(predictions) >= 0)
+    config = json.loads(booster.save_config())
+    assert config["learner"]["gradient_booster"]["tree_train_param"]["monotone_constraints"] == (
+        "(1,-1)"
+    )
+
+
 def test_accepts_whole_numbers_written_as_floats(flags: list[str]) -> None:
     _, parsed = train.parse_args([*flags, "--num_round", "30.0"])
     assert parsed["num_round"] == 30

@@ -48,6 +48,8 @@ METRIC = "mse"
 # poisson and gamma apply too. Whatever the loss, iterations are logged and chosen by MSE, the
 # metric the pipeline's quality gate compares.
 LOSSES = ("squared_error", "absolute_error", "poisson", "gamma")
+# scikit-learn's interaction constraints by name; "none" lets every feature meet every other.
+INTERACTIONS = ("none", "pairwise", "no_interactions")
 # Hyperparameters passed to the estimator under the same name; the rest are translated in
 # make_estimator.
 ESTIMATOR_PARAMETERS = (
@@ -72,7 +74,31 @@ RULES: Rules = {
     "max_features": (lambda v: 0 < v <= 1, "in (0, 1]"),
     "max_bins": (lambda v: 2 <= v <= 255, "in [2, 255]"),
     "random_state": (lambda v: 0 <= v < 2**32, "in [0, 2**32)"),
+    "interaction_cst": (lambda v: v in INTERACTIONS, f"one of {', '.join(INTERACTIONS)}"),
+    "monotonic_cst": (
+        lambda v: _constraints(v) is not None,
+        "a tuple of -1, 0 and 1 in feature order, like XGBoost's: (0,1,-1), or () for none",
+    ),
 }
+
+
+def _constraints(text: str) -> list[int] | None:
+    """XGBoost's spelling of per-feature monotonic constraints, or None when it is not that."""
+    inner = text.strip()
+    if not (inner.startswith("(") and inner.endswith(")")):
+        return None
+    cells = [cell.strip() for cell in inner[1:-1].split(",") if cell.strip()]
+    if any(cell not in ("-1", "0", "1") for cell in cells):
+        return None
+    return [int(cell) for cell in cells]
+
+
+def monotonic_constraints(text: str, feature_count: int) -> list[int]:
+    """One constraint per feature: those given, then 0 (free) for the rest, so that one-hot columns
+    a missing category adds after the numeric features need no constraint of their own."""
+    given = _constraints(text) or []
+    return given + [0] * (feature_count - len(given))
+
 
 
 @dataclass(frozen=True)
@@ -89,10 +115,17 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, An
     )
 
 
-def make_estimator(hyperparameters: dict[str, Any], max_iter: int) -> HistGradientBoostingRegressor:
+def make_estimator(
+    hyperparameters: dict[str, Any], max_iter: int, feature_count: int = 0
+) -> HistGradientBoostingRegressor:
     """The estimator; 0 means "no limit" for the tree sizes and "off" for early stopping, because
-    hyperparameters travel as numbers or strings and scikit-learn spells those as None/False."""
+    hyperparameters travel as numbers or strings and scikit-learn spells those as None/False.
+
+    Monotonic constraints name the leading features; the rest (one-hot columns a category missing
+    from the constraints adds) are padded with 0, unconstrained, up to ``feature_count``."""
     patience = hyperparameters["n_iter_no_change"]
+    monotonic = monotonic_constraints(hyperparameters["monotonic_cst"], feature_count)
+    interactions = hyperparameters["interaction_cst"]
     return HistGradientBoostingRegressor(
         **{name: hyperparameters[name] for name in ESTIMATOR_PARAMETERS},
         max_iter=max_iter,
@@ -101,13 +134,15 @@ def make_estimator(hyperparameters: dict[str, Any], max_iter: int) -> HistGradie
         early_stopping=patience > 0,
         # scikit-learn rejects 0 even when early stopping is off; the value is then unused.
         n_iter_no_change=patience or 10,
+        monotonic_cst=monotonic if any(monotonic) else None,
+        interaction_cst=None if interactions == "none" else interactions,
     )
 
 
 def fit_estimator(
     hyperparameters: dict[str, Any], max_iter: int, train: Dataset, validation: Dataset
 ) -> HistGradientBoostingRegressor:
-    estimator = make_estimator(hyperparameters, max_iter)
+    estimator = make_estimator(hyperparameters, max_iter, train.features.shape[1])
     if not estimator.early_stopping:
         # scikit-learn refuses validation data it would not use.
         return estimator.fit(train.features, train.labels)
