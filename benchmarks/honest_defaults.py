@@ -482,10 +482,44 @@ def report_unseen(unseen: Unseen, choices: dict[str, Choice], target: float) -> 
     return met
 
 
+# Settings that only hold for this data set: the gamma loss refuses labels of 0 or below, and
+# the constraints name abalone's feature positions. A team's first change to the template is its
+# own data, so these may be explored here but never become the template's defaults
+# (docs/benchmarks.md, "A second, wider search").
+DATA_SPECIFIC = {
+    "objective": {"reg:gamma"},
+    "loss": {"gamma"},
+    "monotone_constraints": None,
+    "monotonic_cst": None,
+    "interaction_cst": None,
+}
+NEUTRAL = {"()", "none", "", None}
+
+
+def data_specific(settings: dict) -> list[str]:
+    """The settings of ``settings`` that would tie the defaults to this data set."""
+    found = []
+    for name, values in DATA_SPECIFIC.items():
+        value = settings.get(name)
+        if value in NEUTRAL:
+            continue
+        if values is None or value in values:
+            found.append(f"{name}={value}")
+    return found
+
+
 def write_winner(choice: Choice) -> None:
-    """Only a winner that beat the incumbent on the choosing folds replaces it."""
+    """Only a winner that beat the incumbent on the choosing folds, and that holds for any
+    regression table, replaces it."""
     if choice.winner is choice.incumbent:
         print(f"{choice.framework}: incumbent kept (hyperparameters.json unchanged)")
+        return
+    tied = data_specific(choice.winner.settings)
+    if tied:
+        print(
+            f"{choice.framework}: winner not written: {', '.join(tied)} only hold for this data "
+            "set (see DATA_SPECIFIC)"
+        )
         return
     path = TRAINING_SOURCE / f"training_{choice.framework}" / "hyperparameters.json"
     path.write_text(json.dumps(choice.winner.settings, indent=2) + "\n", encoding="utf-8")

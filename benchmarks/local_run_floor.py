@@ -125,16 +125,23 @@ def scaled_data(scale: int, target: Path) -> Path:
 def warm_servers() -> list[psutil.Process]:
     """This benchmark's warm fork servers, their sessions and the steps those forked."""
     runtime = os.environ.get("XDG_RUNTIME_DIR", "\0")
-    found = []
+    found: dict[int, psutil.Process] = {}
     for process in psutil.process_iter(["cmdline"]):
         if any("serve_warm" in part and runtime in part for part in process.info["cmdline"] or []):
             with contextlib.suppress(psutil.Error):
-                found += [process, *process.children(recursive=True)]
-    return found
+                found |= {p.pid: p for p in [process, *process.children(recursive=True)]}
+    return list(found.values())
+
+
+def _command_line(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:  # ended (a session not yet reaped by its server, say)
+        return ""
 
 
 def stop_warm_servers() -> None:
-    servers = [p for p in warm_servers() if "serve_warm" in " ".join(p.cmdline())]
+    servers = [p for p in warm_servers() if "serve_warm" in _command_line(p)]
     for process in servers:
         with contextlib.suppress(psutil.Error):
             process.terminate()
@@ -153,7 +160,9 @@ class PeakMemory:
         me = psutil.Process()
         while not self._stop.is_set():
             total = 0
-            for process in [me, *me.children(recursive=True), *warm_servers()]:
+            # By pid: the server is the first run's child until that run has ended.
+            tree = {p.pid: p for p in [me, *me.children(recursive=True), *warm_servers()]}
+            for process in tree.values():
                 with contextlib.suppress(psutil.Error):
                     total += process.memory_info().rss
             self.peak = max(self.peak, total)
