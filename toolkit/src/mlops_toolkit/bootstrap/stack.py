@@ -88,6 +88,7 @@ def stack_parameters(project: Project, account_id: str) -> dict[str, str]:
         "RetrainScheduleExpression": os.environ.get(RETRAIN_SCHEDULE_ENV) or RETRAIN_SCHEDULE,
         "RetrainScheduleState": os.environ.get(RETRAIN_STATE_ENV) or RETRAIN_STATE,
         "HyperparameterTuning": project.settings.get("hyperparameter_tuning", "no"),
+        "CiSystem": project.settings.get("ci", "codepipeline"),
     }
 
 
