@@ -53,6 +53,7 @@ PASSED_ROLES: Mapping[tuple[str, str], tuple[str, str]] = {
     ("sagemaker", "UpdatePipeline"): ("RoleArn", "sagemaker.amazonaws.com"),
     ("cloudformation", "CreateStack"): ("RoleARN", "cloudformation.amazonaws.com"),
     ("cloudformation", "UpdateStack"): ("RoleARN", "cloudformation.amazonaws.com"),
+    ("cloudformation", "CreateChangeSet"): ("RoleARN", "cloudformation.amazonaws.com"),
 }
 
 # A Create* call of these services that carries tags is also authorised as the service's

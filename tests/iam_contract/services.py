@@ -899,6 +899,9 @@ def _deploy_action_requests(
 TARGET_CALLS = {
     "codepipeline": ("codepipeline:StartPipelineExecution", "pipeline"),
     "sagemaker": ("sagemaker:StartPipelineExecution", "pipeline"),
+    # An API destination target (EventBridge User Guide, "API destinations": the rule's role
+    # needs events:InvokeApiDestination on it).
+    "events": ("events:InvokeApiDestination", "api-destination"),
 }
 
 

@@ -34,7 +34,13 @@ PROJECT_KEYS = (
     "model_package_group_name",
 )
 # Answers that a resources.json written before them lacks: the value keeps its stack as it was.
-OPTIONAL_PROJECT_KEYS = {"hyperparameter_tuning": "no", "ci": "codepipeline"}
+OPTIONAL_PROJECT_KEYS = {
+    "hyperparameter_tuning": "no",
+    "ci": "codepipeline",
+    "git_owner": "",
+    "modelbuild_repository": "",
+    "modeldeploy_repository": "",
+}
 NAME_KEYS = (
     "modelbuild_repo",
     "modeldeploy_repo",
