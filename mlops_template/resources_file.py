@@ -22,12 +22,24 @@ PROJECT_KEYS = (
     "model_package_group_name",
 )
 
+# The git_host and ci answers, and what a project answered before those questions meant.
+GIT_KEYS = {
+    "git_host": "codecommit",
+    "ci": "codepipeline",
+    "git_owner": "",
+    "modelbuild_repository": "",
+    "modeldeploy_repository": "",
+}
+
 
 def resources_data(answers: Mapping[str, object]) -> dict[str, object]:
     """What ``resources.json`` holds for these (already validated) answers."""
     project = {key: str(answers[key]) for key in PROJECT_KEYS}
     # Only the CI/CD stack's grants depend on it (a tuning job's permissions).
     project["hyperparameter_tuning"] = str(answers.get("hyperparameter_tuning", "no"))
+    # Where the code lives and what runs CI: the bootstrap deploys and prints by these.
+    for key, default in GIT_KEYS.items():
+        project[key] = str(answers.get(key, default))
     names = derived_names(project["project_slug"], project["aws_region"], ACCOUNT_PLACEHOLDER)
     return {
         "_comment": (

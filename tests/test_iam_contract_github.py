@@ -99,20 +99,7 @@ def variables(project_dir: Path, cicd: DeployedStack, stack: DeployedStack) -> d
 def render_github_project(root: Path) -> Path:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLOPS_TEMPLATE_BOOTSTRAP", "no")
-        project = render_project(
-            root / "out", git_host="github", ci="github-actions", git_owner=OWNER
-        )
-    _DEV_ensure(project)
-    return project
-
-
-def _DEV_ensure(project: Path) -> None:  # removed once the questions are merged
-    import json
-
-    path = deploy_repo(project) / "cicd" / "resources.json"
-    data = json.loads(path.read_text())
-    data["project"].update(ci="github-actions", git_owner=OWNER, git_host="github")
-    path.write_text(json.dumps(data))
+        return render_project(root / "out", git_host="github", ci="github-actions", git_owner=OWNER)
 
 
 SECRET = (

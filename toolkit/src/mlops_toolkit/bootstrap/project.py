@@ -36,6 +36,7 @@ PROJECT_KEYS = (
 # Answers that a resources.json written before them lacks: the value keeps its stack as it was.
 OPTIONAL_PROJECT_KEYS = {
     "hyperparameter_tuning": "no",
+    "git_host": "codecommit",
     "ci": "codepipeline",
     "git_owner": "",
     "modelbuild_repository": "",
