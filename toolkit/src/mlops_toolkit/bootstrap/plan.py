@@ -20,8 +20,16 @@ def print_plan(project: Project, account_id: str, plan: list[tuple[Step, Finding
     width = max(len(step.name) for step, _ in plan)
     for step, finding in plan:
         print(f"  {step.kind:<22} {step.name:<{width}}  {finding.note}", file=out)
-        if step.key == "cicd-stack":
+        if step.key == "cicd-stack" and project.settings.get("ci") != "github-actions":
             _print_stack_contents(project, account_id, out)
+        elif step.key == "github-actions-stack":
+            _line(
+                out,
+                "which holds",
+                "GitHub's OIDC provider (unless the account has one), "
+                "3 workflow roles, the approval trigger (with a token)",
+                indent=4,
+            )
     names = project.names
     print("  Created later by the pipelines themselves:", file=out)
     _line(out, "SageMaker pipeline", project.pipeline_name)

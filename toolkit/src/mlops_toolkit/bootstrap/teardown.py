@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from botocore.exceptions import ClientError
 
-from mlops_toolkit.bootstrap import removers
+from mlops_toolkit.bootstrap import github_actions, removers
 from mlops_toolkit.bootstrap.console import confirm, require_consent
 from mlops_toolkit.bootstrap.errors import error_code
 from mlops_toolkit.bootstrap.guard import guarded
@@ -46,6 +46,7 @@ def survey(ctx: Context) -> list[Target]:
         ("SageMaker endpoint", names["prod_endpoint"], _endpoint),
         ("SageMaker endpoint", names["staging_endpoint"], _endpoint),
         ("SageMaker pipeline", ctx.project.pipeline_name, _pipeline),
+        *_github_actions_lookups(ctx),
         ("CloudFormation stack", names["cicd_stack"], _cicd_stack),
         ("S3 bucket", _bucket_name(ctx), _bucket),
         ("Model package group", ctx.project.model_package_group, _group),
@@ -119,6 +120,35 @@ def _cicd_stack(ctx: Context, name: str) -> Target | None:
         name,
         stack_is_ours(stack, ctx.project.slug),
         lambda: removers.delete_stack(cloudformation, name),
+    )
+
+
+def _github_actions_lookups(
+    ctx: Context,
+) -> list[tuple[str, str, Callable[[Context, str], Target | None]]]:
+    """GitHub Actions' stack (it passes the CI/CD stack's roles) and the dispatch token."""
+    if not github_actions.uses_github_actions(ctx.project):
+        return []
+    return [
+        ("CloudFormation stack", github_actions.stack_name(ctx.project), _cicd_stack),
+        ("Secrets Manager secret", github_actions.token_secret_name(ctx.project), _secret),
+    ]
+
+
+def _secret(ctx: Context, name: str) -> Target | None:
+    secrets = ctx.aws.client("secretsmanager")
+    try:
+        secret = secrets.describe_secret(SecretId=name)
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            return None
+        raise
+    return _target(
+        "Secrets Manager secret",
+        name,
+        tag_value(secret.get("Tags"), "project") == ctx.project.slug,
+        # The token is useless once the project is gone: no recovery window.
+        lambda: secrets.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True),
     )
 
 
