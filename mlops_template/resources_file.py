@@ -37,9 +37,11 @@ def resources_data(answers: Mapping[str, object]) -> dict[str, object]:
     project = {key: str(answers[key]) for key in PROJECT_KEYS}
     # Only the CI/CD stack's grants depend on it (a tuning job's permissions).
     project["hyperparameter_tuning"] = str(answers.get("hyperparameter_tuning", "no"))
-    # Where the code lives and what runs CI: the bootstrap deploys and prints by these.
-    for key, default in GIT_KEYS.items():
-        project[key] = str(answers.get(key, default))
+    # Where the code lives and what runs CI: the bootstrap deploys and prints by these. A
+    # CodeCommit project's file stays as it was before the questions.
+    if str(answers.get("git_host", GIT_KEYS["git_host"])) != GIT_KEYS["git_host"]:
+        for key, default in GIT_KEYS.items():
+            project[key] = str(answers.get(key, default))
     names = derived_names(project["project_slug"], project["aws_region"], ACCOUNT_PLACEHOLDER)
     return {
         "_comment": (
