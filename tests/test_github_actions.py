@@ -238,7 +238,14 @@ def test_the_token_never_appears_in_the_template_only_its_secret():
     assert value == {
         "Fn::Sub": "Bearer {{resolve:secretsmanager:${DispatchTokenSecretArn}:SecretString}}"
     }
-    assert "NoEcho" not in json.dumps(decoded(STACK)["Parameters"])  # no secret is a parameter
+    # The only way in is a secret's ARN: a token given as the parameter is refused.
+    pattern = decoded(STACK)["Parameters"]["DispatchTokenSecretArn"]["AllowedPattern"]
+    arn = (
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:abalone/github-dispatch-token-AbCdEf"
+    )
+    assert re.fullmatch(pattern, arn)
+    assert re.fullmatch(pattern, "")
+    assert not re.fullmatch(pattern, "github_pat_11ABCDEFG0123456789")
 
 
 def test_the_approval_event_becomes_a_repository_dispatch_body():
