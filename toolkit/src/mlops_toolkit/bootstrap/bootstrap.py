@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from mlops_toolkit.bootstrap.awsclients import Aws
+from mlops_toolkit.bootstrap.connection import connection_steps
 from mlops_toolkit.bootstrap.console import confirm, require_consent
 from mlops_toolkit.bootstrap.errors import BootstrapError
 from mlops_toolkit.bootstrap.guard import guarded
@@ -30,8 +31,10 @@ def identify(aws: Aws, region: str) -> tuple[str, str]:
 
 
 def build_steps(ctx: Context) -> list[Step]:
-    # Order matters: the pipelines' first automatic run needs the code already pushed.
-    return [*repository_steps(ctx), registry_step(ctx), stack_step(ctx)]
+    # Order matters: the pipelines' first automatic run needs the code already pushed, and a git
+    # host's pipelines need their connection usable (its handshake done) before that.
+    first = connection_steps(ctx) if ctx.project.git is not None else []
+    return [*first, *repository_steps(ctx), registry_step(ctx), stack_step(ctx)]
 
 
 def survey(ctx: Context, steps: list[Step]) -> list[tuple[Step, Finding]]:
