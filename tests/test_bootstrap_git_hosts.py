@@ -244,3 +244,38 @@ def test_github_actions_is_not_set_up_as_codepipeline(fake, project, env):
         "git.ci='github-actions'" in result.stderr and "sets up codepipeline only" in result.stderr
     )
     assert fake.calls == []
+
+
+@pytest.mark.parametrize(
+    ("host", "owner", "provider"),
+    [("gitlab", "data-science/ml", "GitLab"), ("bitbucket", "acme_ml", "Bitbucket")],
+)
+def test_each_other_host_bootstraps_with_its_provider_type(
+    aws, fake, tmp_path, host, owner, provider
+):
+    aws.reset()
+    fake.connections.clear()
+    fake.handshake_after_reads = 0
+    saved = os.environ.get("MLOPS_TEMPLATE_BOOTSTRAP")
+    os.environ["MLOPS_TEMPLATE_BOOTSTRAP"] = "no"
+    try:
+        project = render_project(tmp_path / "out", git_host=host, git_owner=owner)
+    finally:
+        if saved is None:
+            os.environ.pop("MLOPS_TEMPLATE_BOOTSTRAP")
+        else:
+            os.environ["MLOPS_TEMPLATE_BOOTSTRAP"] = saved
+    remotes = tmp_path / host
+    for folder in FOLDERS.values():
+        subprocess.run(["git", "init", "--bare", "--quiet", str(remotes / f"{folder}.git")])
+    env = bootstrap_env(aws, remotes) | fake.environment()
+
+    result = run_bootstrap(project, env, "bootstrap", "--yes")
+    assert result.returncode == 0, result.stderr
+    (connection,) = fake.connections.values()
+    assert connection.provider == provider
+    for folder in FOLDERS.values():
+        assert remote_head(remotes, folder) == local_head(project, folder)
+    parameters = stack_parameters(aws)
+    assert (parameters["GitHost"], parameters["GitOwner"]) == (host, owner)
+    assert inventory(aws)["repositories"] == []
