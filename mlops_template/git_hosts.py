@@ -47,6 +47,13 @@ REPOSITORY_SUFFIXES = {
     "modeldeploy_repository": "modeldeploy",
 }
 
+# HTTPS clone URLs; the bootstrap pushes the seed code there with the user's own git credentials.
+HOST_URLS = {
+    "github": "https://github.com",
+    "gitlab": "https://gitlab.com",
+    "bitbucket": "https://bitbucket.org",
+}
+
 GITHUB_REPOSITORY_MAX = 100
 GITHUB_OWNER_MAX = 39
 GITLAB_PATH_MAX = 255
@@ -63,6 +70,11 @@ _BITBUCKET_WORKSPACE = re.compile(r"[a-z0-9_-]+", re.ASCII)
 def default_repository(slug: str, field: str) -> str:
     """The repository name a question defaults to: the project folder's own name."""
     return f"{slug}-{REPOSITORY_SUFFIXES[field]}"
+
+
+def default_remote(host: str, owner: str, repository: str) -> str:
+    """The HTTPS URL git pushes ``owner/repository`` to on a third-party ``host``."""
+    return f"{HOST_URLS[host]}/{owner}/{repository}.git"
 
 
 def repository_violation(host: str, name: str) -> str | None:

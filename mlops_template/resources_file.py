@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from mlops_template.git_hosts import CODECOMMIT, default_remote
 from mlops_template.names import derived_names
 
 RELATIVE_PATH = Path("cicd") / "resources.json"
@@ -22,34 +23,43 @@ PROJECT_KEYS = (
     "model_package_group_name",
 )
 
-# The git_host and ci answers, and what a project answered before those questions meant.
-GIT_KEYS = {
-    "git_host": "codecommit",
-    "ci": "codepipeline",
-    "git_owner": "",
-    "modelbuild_repository": "",
-    "modeldeploy_repository": "",
-}
-
 
 def resources_data(answers: Mapping[str, object]) -> dict[str, object]:
     """What ``resources.json`` holds for these (already validated) answers."""
     project = {key: str(answers[key]) for key in PROJECT_KEYS}
     # Only the CI/CD stack's grants depend on it (a tuning job's permissions).
     project["hyperparameter_tuning"] = str(answers.get("hyperparameter_tuning", "no"))
-    # Where the code lives and what runs CI: the bootstrap deploys and prints by these. A
-    # CodeCommit project's file stays as it was before the questions.
-    if str(answers.get("git_host", GIT_KEYS["git_host"])) != GIT_KEYS["git_host"]:
-        for key, default in GIT_KEYS.items():
-            project[key] = str(answers.get(key, default))
     names = derived_names(project["project_slug"], project["aws_region"], ACCOUNT_PLACEHOLDER)
-    return {
+    data: dict[str, object] = {
         "_comment": (
             "Written by mlops-template when the project was generated; read by "
             "`mlops-bootstrap bootstrap` and `teardown`. Edit before the first bootstrap to rename."
         ),
         "project": project,
         "names": names.as_dict(),
+    }
+    host = str(answers.get("git_host", CODECOMMIT))
+    if host != CODECOMMIT:
+        # CodeCommit projects have no such section: their files stay as they were before hosts.
+        data["git"] = git_section(answers, host)
+    return data
+
+
+def git_section(answers: Mapping[str, object], host: str) -> dict[str, object]:
+    """Where a third-party host keeps the repositories, and how the bootstrap reaches them."""
+    owner = str(answers["git_owner"])
+    repositories = {
+        repo: str(answers[f"{repo}_repository"]) for repo in ("modelbuild", "modeldeploy")
+    }
+    return {
+        "host": host,
+        "ci": str(answers.get("ci", "codepipeline")),
+        "owner": owner,
+        "repositories": repositories,
+        # Where `mlops-bootstrap bootstrap` pushes the seed code: edit for SSH or a mirror.
+        "remotes": {repo: default_remote(host, owner, name) for repo, name in repositories.items()},
+        # Empty: the bootstrap creates a connection; or the ARN of one whose handshake is done.
+        "connection_arn": "",
     }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import github_stand_in  # noqa: F401 - teaches the stand-in's CloudFormation three resource types
@@ -17,6 +18,7 @@ from bootstrap_stand_in import (
     StandIn,
     bare_remotes,
     bootstrap_env,
+    inventory,
     run_bootstrap,
     stand_in,
 )
@@ -68,6 +70,14 @@ def test_bootstrap_creates_the_github_side_and_prints_the_settings(
     result = run_bootstrap(project, env, "bootstrap", "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
 
+    # The code went to the GitHub repositories (local bare ones here), not to CodeCommit.
+    assert inventory(aws)["repositories"] == []
+    for repo in ("modelbuild", "modeldeploy"):
+        remote = tmp_path / "remotes" / f"{SLUG}-{repo}.git"
+        heads = subprocess.run(
+            ["git", "-C", str(remote), "rev-parse", "main"], capture_output=True, text=True
+        )
+        assert heads.returncode == 0, heads.stderr
     assert _stack(aws, CICD_STACK)["StackStatus"] == "CREATE_COMPLETE"
     assert _parameters(aws, CICD_STACK)["CiSystem"] == "github-actions"
     assert _stack(aws, GITHUB_STACK)["StackStatus"] == "CREATE_COMPLETE"

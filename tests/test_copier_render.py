@@ -27,11 +27,19 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return template_snapshot(tmp_path_factory.mktemp("template"))
 
 
-@pytest.mark.parametrize(
-    "answers",
-    [*ANSWER_SETS.values(), GITHUB_ACTIONS],
-    ids=[*ANSWER_SETS.keys(), "github-actions"],
-)
+# A third-party git host adds a resources.json section and a cicd/README.md section.
+RENDERED = {
+    **ANSWER_SETS,
+    "gitlab-subgroup": {
+        "git_host": "gitlab",
+        "git_owner": "data-science/ml",
+        "modeldeploy_repository": "deploy.models",
+    },
+    "github-actions": GITHUB_ACTIONS,
+}
+
+
+@pytest.mark.parametrize("answers", RENDERED.values(), ids=RENDERED.keys())
 def test_both_tools_render_the_same_bytes(snapshot, tmp_path, monkeypatch, answers):
     monkeypatch.setenv("MLOPS_TEMPLATE_BOOTSTRAP", "no")
     from_cookiecutter = render_project(tmp_path / "cookiecutter", **answers)

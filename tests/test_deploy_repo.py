@@ -131,7 +131,8 @@ def test_generated_project_settings_load(deploy_repo: Path) -> None:
 
 @pytest.mark.parametrize("relative", VERBATIM)
 def test_code_and_templates_are_copied_verbatim(deploy_repo: Path, relative: str) -> None:
-    ci = json.loads((deploy_repo / "cicd" / "resources.json").read_text())["project"]["ci"]
+    resources = json.loads((deploy_repo / "cicd" / "resources.json").read_text())
+    ci = resources.get("git", {}).get("ci", "codepipeline")
     others = [p for system, paths in CI_FILES["modeldeploy"].items() if system != ci for p in paths]
     if any(relative == other or relative.startswith(f"{other}/") for other in others):
         assert not (deploy_repo / relative).exists(), relative

@@ -198,21 +198,21 @@ def test_workflows_read_exactly_the_variables_the_bootstrap_prints():
 
 
 def _project():
-    from mlops_toolkit.bootstrap.project import Project
+    from mlops_toolkit.bootstrap.project import GitHost, Project
 
-    data = resources_data(
-        {
-            "project_name": "Abalone",
-            "project_slug": "abalone",
-            "description": "d",
-            "aws_region": "us-east-1",
-            "owner_team": "ml",
-            "pipeline_name": "Abalone",
-            "model_package_group_name": "Abalone",
-        }
-    )
-    settings = {**data["project"], "ci": "github-actions", "git_owner": "example-org"}
-    return Project(settings, data["names"], PROJECT_TREE, DEPLOY_REPO / "cicd")
+    answers = {
+        "project_name": "Abalone",
+        "project_slug": "abalone",
+        "description": "d",
+        "aws_region": "us-east-1",
+        "owner_team": "ml",
+        "pipeline_name": "Abalone",
+        "model_package_group_name": "Abalone",
+    }
+    data = resources_data(answers)
+    repositories = {"modelbuild": "abalone-modelbuild", "modeldeploy": "abalone-modeldeploy"}
+    git = GitHost("github", "github-actions", "example-org", repositories, {}, "")
+    return Project(data["project"], data["names"], PROJECT_TREE, DEPLOY_REPO / "cicd", git)
 
 
 # ------------------------------------------------------------------- the stack

@@ -115,7 +115,7 @@ def test_only_the_chosen_ci_system_s_files_are_generated(tmp_path, ci):
     resources = json.loads(
         (project / f"{project.name}-modeldeploy" / "cicd" / "resources.json").read_text()
     )
-    assert resources["project"].get("ci", "codepipeline") == ci
+    assert resources.get("git", {}).get("ci", "codepipeline") == ci
 
 
 def test_first_member_of_the_project_is_the_modelbuild_repo(tmp_path):

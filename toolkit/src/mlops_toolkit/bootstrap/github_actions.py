@@ -44,7 +44,7 @@ CICD_OUTPUTS = ("ArtifactBucketName", "SageMakerExecutionRoleArn", "CloudFormati
 
 
 def uses_github_actions(project: Project) -> bool:
-    return project.settings.get("ci") == GITHUB_ACTIONS
+    return project.git is not None and project.git.ci == GITHUB_ACTIONS
 
 
 def stack_name(project: Project) -> str:
@@ -61,15 +61,13 @@ def oidc_provider_arn(account_id: str) -> str:
 
 def github_repositories(project: Project) -> tuple[str, str, str]:
     """The owner and the model-build and model-deploy repository names on GitHub."""
-    owner = project.settings.get("git_owner", "")
-    if not owner:
+    git = project.git
+    if git is None or git.host != "github":
         raise ConfigError(
-            "cicd/resources.json: project.git_owner is empty; ci=github-actions needs the GitHub "
-            "account or organisation that owns both repositories"
+            "cicd/resources.json: ci=github-actions needs git.host github, with the owner and "
+            "the two repositories"
         )
-    build = project.settings.get("modelbuild_repository") or project.repo_name("modelbuild")
-    deploy = project.settings.get("modeldeploy_repository") or project.repo_name("modeldeploy")
-    return owner, build, deploy
+    return git.owner, git.repositories["modelbuild"], git.repositories["modeldeploy"]
 
 
 def stack_parameters(

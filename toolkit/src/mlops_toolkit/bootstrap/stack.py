@@ -12,9 +12,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
+from mlops_toolkit.bootstrap.connection import connection_arn
 from mlops_toolkit.bootstrap.errors import StepFailed, error_code
 from mlops_toolkit.bootstrap.gitrepo import BRANCH
-from mlops_toolkit.bootstrap.project import Project
+from mlops_toolkit.bootstrap.project import CODECOMMIT, Project
 from mlops_toolkit.bootstrap.steps import (
     BLOCKED,
     CREATE,
@@ -48,6 +49,7 @@ RETRAIN_SCHEDULE_ENV = "MLOPS_RETRAIN_SCHEDULE"
 RETRAIN_STATE_ENV = "MLOPS_RETRAIN_SCHEDULE_STATE"
 RETRAIN_SCHEDULE = "rate(7 days)"
 RETRAIN_STATE = "DISABLED"
+DEFAULT_CONNECTION_SERVICE = "codeconnections"
 # CodePipeline stores artifacts under the pipeline name's first 20 characters.
 ARTIFACT_PREFIX_LENGTH = 20
 
@@ -67,7 +69,7 @@ def cicd_spec(ctx: Context) -> StackSpec:
         "cicd-stack",
         ctx.project.names["cicd_stack"],
         ctx.project.stack_template,
-        lambda c: stack_parameters(c.project, c.account_id),
+        _cicd_parameters,
     )
 
 
@@ -86,15 +88,15 @@ def artifact_prefix(pipeline: str) -> str:
     return pipeline[:ARTIFACT_PREFIX_LENGTH]
 
 
-def stack_parameters(project: Project, account_id: str) -> dict[str, str]:
-    """Every parameter of cicd-stack.yml, from resources.json and the account."""
+def stack_parameters(project: Project, account_id: str, connection_arn: str = "") -> dict[str, str]:
+    """Every parameter of cicd-stack.yml, from resources.json, the account and, for a third-party
+    git host, the connection (``connection_arn``, else the one resources.json names)."""
     names = project.names
     return {
         "ProjectSlug": project.slug,
         "OwnerTeam": project.settings["owner_team"],
         "ArtifactBucketName": project.artifact_bucket(account_id),
-        "ModelBuildRepositoryName": names["modelbuild_repo"],
-        "ModelDeployRepositoryName": names["modeldeploy_repo"],
+        **source_parameters(project, connection_arn),
         "BranchName": BRANCH,
         "SageMakerPipelineName": project.pipeline_name,
         # SageMaker writes names in lowercase inside ARNs, and IAM compares ARNs case-sensitively.
@@ -115,7 +117,32 @@ def stack_parameters(project: Project, account_id: str) -> dict[str, str]:
         "RetrainScheduleExpression": os.environ.get(RETRAIN_SCHEDULE_ENV) or RETRAIN_SCHEDULE,
         "RetrainScheduleState": os.environ.get(RETRAIN_STATE_ENV) or RETRAIN_STATE,
         "HyperparameterTuning": project.settings.get("hyperparameter_tuning", "no"),
-        "CiSystem": project.settings.get("ci", "codepipeline"),
+        "CiSystem": project.git.ci if project.git is not None else "codepipeline",
+    }
+
+
+def source_parameters(project: Project, connection_arn: str = "") -> dict[str, str]:
+    """Where the pipelines read the code: CodeCommit, or the git host through a connection."""
+    git = project.git
+    if git is None:
+        return {
+            "ModelBuildRepositoryName": project.names["modelbuild_repo"],
+            "ModelDeployRepositoryName": project.names["modeldeploy_repo"],
+            "GitHost": CODECOMMIT,
+            "GitOwner": "",
+            "ConnectionId": "",
+            "ConnectionService": DEFAULT_CONNECTION_SERVICE,
+        }
+    arn = connection_arn or git.connection_arn
+    return {
+        "ModelBuildRepositoryName": git.repositories["modelbuild"],
+        "ModelDeployRepositoryName": git.repositories["modeldeploy"],
+        "GitHost": git.host,
+        "GitOwner": git.owner,
+        # The stack rebuilds the ARN in its own account and region from these two parts; the
+        # prefix (codestar-connections before the 2024 rename) also names the IAM action.
+        "ConnectionId": arn.rsplit("/", 1)[1] if arn else "",
+        "ConnectionService": arn.split(":")[2] if arn else DEFAULT_CONNECTION_SERVICE,
     }
 
 
@@ -159,6 +186,12 @@ def _inspect(ctx: Context, spec: StackSpec) -> Finding:
     if _differs(cloudformation, stack, ctx, spec):
         return Finding(UPDATE, "update (template or parameters changed)")
     return Finding(NOTHING, "exists, up to date", _record(stack))
+
+
+def _cicd_parameters(ctx: Context) -> dict[str, str]:
+    # A third-party host's connection: resources.json's, or the one the bootstrap created.
+    arn = connection_arn(ctx) if ctx.project.git is not None else ""
+    return stack_parameters(ctx.project, ctx.account_id, arn)
 
 
 def _differs(cloudformation: Any, stack: dict[str, Any], ctx: Context, spec: StackSpec) -> bool:
