@@ -21,6 +21,7 @@ def run(operation: str, subproject: str, answers: dict[str, object], destination
     if str(TEMPLATE_ROOT) not in sys.path:
         sys.path.insert(0, str(TEMPLATE_ROOT))
     from mlops_template import post_gen
+    from mlops_template.ci_files import select_ci
     from mlops_template.frameworks import DEFAULT_FRAMEWORK, select_framework
     from mlops_template.resources_file import write_resources_file
 
@@ -28,6 +29,9 @@ def run(operation: str, subproject: str, answers: dict[str, object], destination
         # Every render, the throw-away ones of `copier update` included: an update compares
         # renders trimmed to one framework, exactly as the project was generated.
         select_framework(destination, str(answers.get("framework", DEFAULT_FRAMEWORK)))
+    if subproject in ("modelbuild", "modeldeploy"):
+        # Like the framework: every render keeps only the chosen CI system's files.
+        select_ci(destination, subproject, str(answers.get("ci", "codepipeline")))
     if subproject == "project":
         if operation == "copy":
             return post_gen.main(answers, destination)

@@ -21,7 +21,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import TextIO
 
+from mlops_template.ci_files import select_ci
 from mlops_template.frameworks import DEFAULT_FRAMEWORK, select_framework
+from mlops_template.git_hosts import CODEPIPELINE
 from mlops_template.rerender import rerender_reason
 from mlops_template.resources_file import write_resources_file
 
@@ -69,6 +71,8 @@ def _post_generate(
     deploy_dir = repo_dirs[1]
     # Before anything else: a re-render must be trimmed to one framework like the first render.
     select_framework(repo_dirs[0], str(answers.get("framework", DEFAULT_FRAMEWORK)))
+    for repo, repo_dir in zip(REPOS, repo_dirs, strict=True):
+        select_ci(repo_dir, repo, str(answers.get("ci", CODEPIPELINE)))
     reason = rerender_reason(answers, project_dir, repo_dirs, env)
     # The names file is plain output of the template: re-renders refresh it like any other file.
     write_resources_file(deploy_dir, answers)

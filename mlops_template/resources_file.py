@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from mlops_template.git_hosts import CODECOMMIT, default_remote
 from mlops_template.names import derived_names
 
 RELATIVE_PATH = Path("cicd") / "resources.json"
@@ -29,13 +30,36 @@ def resources_data(answers: Mapping[str, object]) -> dict[str, object]:
     # Only the CI/CD stack's grants depend on it (a tuning job's permissions).
     project["hyperparameter_tuning"] = str(answers.get("hyperparameter_tuning", "no"))
     names = derived_names(project["project_slug"], project["aws_region"], ACCOUNT_PLACEHOLDER)
-    return {
+    data: dict[str, object] = {
         "_comment": (
             "Written by mlops-template when the project was generated; read by "
             "`mlops-bootstrap bootstrap` and `teardown`. Edit before the first bootstrap to rename."
         ),
         "project": project,
         "names": names.as_dict(),
+    }
+    host = str(answers.get("git_host", CODECOMMIT))
+    if host != CODECOMMIT:
+        # CodeCommit projects have no such section: their files stay as they were before hosts.
+        data["git"] = git_section(answers, host)
+    return data
+
+
+def git_section(answers: Mapping[str, object], host: str) -> dict[str, object]:
+    """Where a third-party host keeps the repositories, and how the bootstrap reaches them."""
+    owner = str(answers["git_owner"])
+    repositories = {
+        repo: str(answers[f"{repo}_repository"]) for repo in ("modelbuild", "modeldeploy")
+    }
+    return {
+        "host": host,
+        "ci": str(answers.get("ci", "codepipeline")),
+        "owner": owner,
+        "repositories": repositories,
+        # Where `mlops-bootstrap bootstrap` pushes the seed code: edit for SSH or a mirror.
+        "remotes": {repo: default_remote(host, owner, name) for repo, name in repositories.items()},
+        # Empty: the bootstrap creates a connection; or the ARN of one whose handshake is done.
+        "connection_arn": "",
     }
 
 

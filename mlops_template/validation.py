@@ -18,6 +18,19 @@ from typing import NamedTuple, TextIO
 
 from mlops_template.aws_rules import NAME_RULES, name_violation
 from mlops_template.frameworks import FRAMEWORKS
+from mlops_template.git_hosts import (
+    CI_CHOICES,
+    CI_FOR_HOST,
+    CODECOMMIT,
+    GIT_HOSTS,
+    HOST_LABELS,
+    OWNER_LABELS,
+    REPOSITORY_SUFFIXES,
+    default_repository,
+    owner_violation,
+    repository_violation,
+    suggested_repository,
+)
 from mlops_template.names import (
     derived_names,
     max_slug_length,
@@ -108,6 +121,11 @@ def _without_slug_echoes(problems: list[AnswerProblem], slug: object) -> list[An
         problem
         for problem in problems
         if not (problem.field in SLUG_DEFAULTED_FIELDS and problem.value == slug)
+        and not (
+            problem.field in REPOSITORY_SUFFIXES
+            and isinstance(slug, str)
+            and problem.value == default_repository(slug, problem.field)
+        )
     ]
 
 
@@ -144,6 +162,9 @@ def _field_checks(answers: Mapping[str, object]) -> dict[str, Check]:
     region = answers.get("aws_region")
     framework = answers.get("framework")
     slug = answers.get("project_slug")
+    host = answers.get("git_host")
+    host = host if host in GIT_HOSTS else None
+    build_repository = answers.get("modelbuild_repository")
     return {
         "project_name": functools.partial(
             _check_project_name, slug=slug if isinstance(slug, str) else None
@@ -166,6 +187,15 @@ def _field_checks(answers: Mapping[str, object]) -> dict[str, Check]:
         "mse_threshold": _check_mse_threshold,
         "model_approval_status": _check_approval_status,
         "owner_team": _check_owner_team,
+        "git_host": _check_git_host,
+        "ci": functools.partial(_check_ci, host=host),
+        "git_owner": functools.partial(_check_git_owner, host=host),
+        "modelbuild_repository": functools.partial(_check_repository, host=host, other=None),
+        "modeldeploy_repository": functools.partial(
+            _check_repository,
+            host=host,
+            other=build_repository if isinstance(build_repository, str) else None,
+        ),
         "bootstrap_aws": _check_bootstrap_choice,
     }
 
@@ -457,6 +487,80 @@ def _check_bootstrap_choice(value: str) -> Finding | None:
         "answer no to only generate files (run `mlops-bootstrap bootstrap` in the deploy "
         "repository later), or yes to create the AWS resources now",
     )
+
+
+def _check_git_host(value: str) -> Finding | None:
+    if value in GIT_HOSTS:
+        return None
+    close = difflib.get_close_matches(value.lower(), GIT_HOSTS, n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]}? Otherwise " if close else ""
+    return Finding(
+        f"is not one of {', '.join(GIT_HOSTS)}",
+        f"{hint}choose where the two repositories live: codecommit (the default), github, "
+        "gitlab or bitbucket (Bitbucket Cloud)",
+    )
+
+
+def _check_ci(value: str, host: str | None) -> Finding | None:
+    if value not in CI_CHOICES:
+        return Finding(
+            f"is not one of {', '.join(CI_CHOICES)}",
+            "choose codepipeline (the default, any git host) or github-actions (git_host=github)",
+        )
+    if host is None or value in CI_FOR_HOST[host]:
+        # An unknown host has its own problem; which CI fits it is decided once it is known.
+        return None
+    return Finding(
+        f"runs only on GitHub repositories, and git_host is {host!r} ({HOST_LABELS[host]})",
+        f"choose ci=codepipeline, which {_codepipeline_reach(host)}, or git_host=github",
+    )
+
+
+def _codepipeline_reach(host: str) -> str:
+    if host == CODECOMMIT:
+        return "reads CodeCommit directly"
+    return f"reads {HOST_LABELS[host]} through an AWS CodeConnections connection"
+
+
+def _check_git_owner(value: str, host: str | None) -> Finding | None:
+    if host is None:
+        return None
+    if host == CODECOMMIT:
+        if not value:
+            return None
+        return Finding(
+            "names an owner on a third-party git host, but git_host is codecommit "
+            "(CodeCommit repositories belong to the AWS account)",
+            "leave git_owner empty, or choose git_host=github, gitlab or bitbucket",
+        )
+    if not value:
+        return Finding(
+            f"is empty, and git_host={host} needs the {OWNER_LABELS[host]} "
+            "that holds the two repositories",
+            f"pass git_owner=<{OWNER_LABELS[host]}>",
+        )
+    reason = owner_violation(host, value)
+    if reason is None:
+        return None
+    return Finding(reason, f"give the {OWNER_LABELS[host]} exactly as it appears in its URLs")
+
+
+def _check_repository(value: str, host: str | None, other: str | None) -> Finding | None:
+    if host is None or host == CODECOMMIT:
+        # CodeCommit repositories are always named after the project (names.py), so the answer is
+        # unused there; a replay or update may carry an earlier slug's default, which is harmless.
+        return None
+    reason = repository_violation(host, value) if value else "is empty"
+    if reason is not None:
+        suggestion = suggested_repository(host, value)
+        fix = f"use e.g. {suggestion!r}" if suggestion else f"choose a {HOST_LABELS[host]} name"
+        return Finding(reason, f"{fix} (the repository must exist on {HOST_LABELS[host]})")
+    if other is not None and value.lower() == other.lower():
+        return Finding(
+            "is the model build repository's name too (hosts compare names without case)",
+            "give the model deploy repository a name of its own",
+        )
+    return None
 
 
 def _check_owner_team(value: str) -> Finding | None:

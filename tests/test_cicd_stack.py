@@ -83,8 +83,14 @@ def stages(pipeline: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def only_action(stage: dict[str, Any]) -> dict[str, Any]:
+    """The stage's one action; a source action as CodeCommit projects get it (their default)."""
     assert len(stage["Actions"]) == 1, stage["Name"]
-    return stage["Actions"][0]
+    action = stage["Actions"][0]
+    if "Fn::If" in action:
+        condition, on_codecommit, _ = action["Fn::If"]
+        assert condition == "OnCodeCommit", stage["Name"]
+        return on_codecommit
+    return action
 
 
 def test_cfn_lint_reports_no_errors_and_no_warnings():
@@ -287,11 +293,17 @@ def statements(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]
 
 
 def _branches(statement: dict[str, Any]) -> list[dict[str, Any]]:
-    """A statement, or each statement a ``Fn::If`` may put in its place (never a NoValue)."""
+    """A statement, or each statement a ``Fn::If`` (nested too) may put in its place (never a
+    NoValue)."""
     if "Fn::If" not in statement:
         return [statement]
     _, when_true, when_false = statement["Fn::If"]
-    return [branch for branch in (when_true, when_false) if branch != {"Ref": "AWS::NoValue"}]
+    return [
+        leaf
+        for branch in (when_true, when_false)
+        if branch != {"Ref": "AWS::NoValue"}
+        for leaf in _branches(branch)
+    ]
 
 
 def as_list(value: Any) -> list[Any]:

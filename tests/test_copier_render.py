@@ -8,7 +8,7 @@ import copier
 import pytest
 from conftest import render_project
 from test_copier_config import template_snapshot
-from test_render import ANSWER_SETS
+from test_render import ANSWER_SETS, GITHUB_ACTIONS
 
 # Each tool's own record of the answers, and git's internals, differ by design.
 TOOL_RECORDS = {".copier-answers.yml", ".copier-answers.project.yml", ".cruft.json"}
@@ -27,7 +27,19 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return template_snapshot(tmp_path_factory.mktemp("template"))
 
 
-@pytest.mark.parametrize("answers", ANSWER_SETS.values(), ids=ANSWER_SETS.keys())
+# A third-party git host adds a resources.json section and a cicd/README.md section.
+RENDERED = {
+    **ANSWER_SETS,
+    "gitlab-subgroup": {
+        "git_host": "gitlab",
+        "git_owner": "data-science/ml",
+        "modeldeploy_repository": "deploy.models",
+    },
+    "github-actions": GITHUB_ACTIONS,
+}
+
+
+@pytest.mark.parametrize("answers", RENDERED.values(), ids=RENDERED.keys())
 def test_both_tools_render_the_same_bytes(snapshot, tmp_path, monkeypatch, answers):
     monkeypatch.setenv("MLOPS_TEMPLATE_BOOTSTRAP", "no")
     from_cookiecutter = render_project(tmp_path / "cookiecutter", **answers)

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from cookiecutter.main import cookiecutter
 
+from mlops_template.ci_files import CI_FILES
+
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 DEPLOY_DIR = (
     TEMPLATE_ROOT / "{{cookiecutter.project_slug}}" / "{{cookiecutter.project_slug}}-modeldeploy"
@@ -25,6 +27,9 @@ VERBATIM = (
     "test/sample-payload.csv",
     "build.py",
     "test/test.py",
+    ".github/workflows/deploy.yml",
+    ".github/scripts/deploy-endpoint-stack.sh",
+    "cicd/github-actions-stack.yml",
 )
 
 
@@ -68,9 +73,16 @@ def tool(name: str) -> str:
     return found
 
 
-@pytest.fixture(scope="module")
-def deploy_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return render(tmp_path_factory.mktemp("default"))
+@pytest.fixture(scope="module", params=["codepipeline", "github-actions"])
+def deploy_repo(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    if request.param == "codepipeline":
+        return render(tmp_path_factory.mktemp("default"))
+    return render(
+        tmp_path_factory.mktemp("github-actions"),
+        git_host="github",
+        ci="github-actions",
+        git_owner="example-org",
+    )
 
 
 def test_generated_deploy_repo_passes_its_own_tests(deploy_repo: Path) -> None:
@@ -119,6 +131,12 @@ def test_generated_project_settings_load(deploy_repo: Path) -> None:
 
 @pytest.mark.parametrize("relative", VERBATIM)
 def test_code_and_templates_are_copied_verbatim(deploy_repo: Path, relative: str) -> None:
+    resources = json.loads((deploy_repo / "cicd" / "resources.json").read_text())
+    ci = resources.get("git", {}).get("ci", "codepipeline")
+    others = [p for system, paths in CI_FILES["modeldeploy"].items() if system != ci for p in paths]
+    if any(relative == other or relative.startswith(f"{other}/") for other in others):
+        assert not (deploy_repo / relative).exists(), relative
+        return
     assert (deploy_repo / relative).read_bytes() == (DEPLOY_DIR / relative).read_bytes()
 
 

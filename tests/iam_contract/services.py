@@ -798,6 +798,9 @@ CODEPIPELINE_ACTION_CALLS = {
         "codecommit:GetUploadArchiveStatus",
         "codecommit:CancelUploadArchive",
     ),
+    # The connection's own service prefix names the action (CodeConnections User Guide: "the
+    # service prefix needs to match that of the resource"), so the call is built per ARN below.
+    ("Source", "CodeStarSourceConnection"): ("{connection_service}:UseConnection",),
     ("Build", "CodeBuild"): ("codebuild:StartBuild", "codebuild:BatchGetBuilds"),
     ("Approval", "Manual"): (),
 }
@@ -854,8 +857,12 @@ def _action_requests(
     config = action.get("Configuration", {})
     why = f"CodePipeline {pipeline} action {action['Name']}"
     found: list[IamRequest] = []
+    connection_service = ""
     if (category, provider) == ("Source", "CodeCommit"):
         arns = {"repository": place.arn("codecommit", config["RepositoryName"])}
+    elif (category, provider) == ("Source", "CodeStarSourceConnection"):
+        connection_service = config["ConnectionArn"].split(":")[2]
+        arns = {"Connection": config["ConnectionArn"]}
     elif (category, provider) == ("Build", "CodeBuild"):
         arns = {"project": place.arn("codebuild", f"project/{config['ProjectName']}")}
     elif (category, provider) == ("Deploy", "CloudFormation"):
@@ -865,7 +872,7 @@ def _action_requests(
     else:
         raise ContractGap(f"{why}: add the calls of a {category}/{provider} action")
     for call in CODEPIPELINE_ACTION_CALLS[(category, provider)]:
-        found += requests_for(call, why, arns)
+        found += requests_for(call.format(connection_service=connection_service), why, arns)
     if category == "Source":
         # A source action uploads what it fetched; build actions read and write with their own role.
         for output in action.get("OutputArtifacts", []):
@@ -899,13 +906,17 @@ def _deploy_action_requests(
 TARGET_CALLS = {
     "codepipeline": ("codepipeline:StartPipelineExecution", "pipeline"),
     "sagemaker": ("sagemaker:StartPipelineExecution", "pipeline"),
+    # An API destination target (EventBridge User Guide, "API destinations": the rule's role
+    # needs events:InvokeApiDestination on it).
+    "events": ("events:InvokeApiDestination", "api-destination"),
 }
 
 
 def rule_target_requests(stack: DeployedStack, role: str) -> list[IamRequest]:
     """What EventBridge does with ``role``: start each target of each rule that names it."""
     found: list[IamRequest] = []
-    for name, rule in stack.of_type("AWS::Events::Rule").items():
+    rules = {k: v for k, v in stack.created().items() if v["Type"] == "AWS::Events::Rule"}
+    for name, rule in rules.items():
         for target in stack.resolve(rule["Properties"]).get("Targets", []):
             if target.get("RoleArn") != role:
                 continue

@@ -207,6 +207,8 @@ def physical_id(stack: DeployedStack, logical_id: str, resource: Mapping[str, An
         "AWS::SageMaker::MonitoringSchedule": "MonitoringScheduleName",
         "AWS::SageMaker::DataQualityJobDefinition": "JobDefinitionName",
         "AWS::CloudWatch::Alarm": "AlarmName",
+        "AWS::Events::ApiDestination": "Name",
+        "AWS::Events::Connection": "Name",
     }
     if kind == "AWS::SNS::Topic":
         # A topic's Ref is its ARN.
@@ -222,6 +224,10 @@ def physical_id(stack: DeployedStack, logical_id: str, resource: Mapping[str, An
     return generated
 
 
+# Stand-in for the id EventBridge assigns to an API destination's or a connection's ARN.
+EVENTS_ID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+
+
 def arn_of(stack: DeployedStack, logical_id: str, resource: Mapping[str, Any]) -> str:
     kind = resource["Type"]
     name = physical_id(stack, logical_id, resource)
@@ -234,6 +240,13 @@ def arn_of(stack: DeployedStack, logical_id: str, resource: Mapping[str, Any]) -
         "AWS::Events::Rule": f"arn:{PARTITION}:events:{region}:{account}:rule/{name}",
         "AWS::SNS::Topic": name,
         "AWS::CodePipeline::Pipeline": f"arn:{PARTITION}:codepipeline:{region}:{account}:{name}",
+        # EventBridge appends an id of its own to these two ARNs.
+        "AWS::Events::ApiDestination": (
+            f"arn:{PARTITION}:events:{region}:{account}:api-destination/{name}/{EVENTS_ID}"
+        ),
+        "AWS::Events::Connection": (
+            f"arn:{PARTITION}:events:{region}:{account}:connection/{name}/{EVENTS_ID}"
+        ),
     }
     if kind not in formats:
         raise ContractGap(f"the ARN of {logical_id} ({kind})")

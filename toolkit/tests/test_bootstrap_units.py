@@ -339,3 +339,62 @@ def test_the_policies_come_from_the_repositorys_own_file(tmp_path):
     project.policy_file.unlink()
     with pytest.raises(errors.ConfigError, match="bootstrap-policy.json cannot be read"):
         policy.render(project, ACCOUNT)
+
+
+GIT_SECTION = {
+    "host": "gitlab",
+    "ci": "codepipeline",
+    "owner": "data/ml",
+    "repositories": {"modelbuild": "build", "modeldeploy": "deploy"},
+    "remotes": {"modelbuild": "git@gitlab.com:data/ml/build.git", "modeldeploy": "/tmp/d.git"},
+    "connection_arn": "",
+}
+
+
+def _with_git(tmp_path: Path, **changes: Any) -> Path:
+    deploy = write_deploy_repo(tmp_path)
+    path = deploy / "cicd" / "resources.json"
+    data = json.loads(path.read_text())
+    data["git"] = {**GIT_SECTION, **changes}
+    path.write_text(json.dumps(data))
+    return deploy
+
+
+def test_a_git_section_names_the_host_and_drives_the_stack_parameters(tmp_path):
+    project = load_project(_with_git(tmp_path))
+    assert project.git_host == "gitlab" and project.git is not None
+    assert (
+        project.git.provider == "GitLab"
+        and project.git.full_name("modeldeploy") == "data/ml/deploy"
+    )
+    connection_id = "0123abcd-0123-4567-89ab-0123456789ab"
+    arn = f"arn:aws:codestar-connections:{REGION}:{ACCOUNT}:connection/{connection_id}"
+    parameters = cfn.stack_parameters(project, ACCOUNT, arn)
+    assert parameters["ConnectionService"] == "codestar-connections"
+    assert parameters["ConnectionId"] == connection_id
+    assert parameters["ModelDeployRepositoryName"] == "deploy"
+    assert load_project(write_deploy_repo(tmp_path / "plain")).git_host == "codecommit"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"host": "codecommit"}, "git.host must be one of github, gitlab, bitbucket"),
+        ({"owner": ""}, "owner not empty"),
+        ({"remotes": {"modelbuild": "x"}}, "git.remotes must name both"),
+        ({"connection_arn": "arn:aws:s3:::bucket"}, "is not a CodeConnections connection ARN"),
+    ],
+)
+def test_a_broken_git_section_is_a_named_config_error(tmp_path, changes, message):
+    with pytest.raises(errors.ConfigError, match=message):
+        load_project(_with_git(tmp_path, **changes))
+
+
+def test_host_remotes_come_from_resources_json_or_the_pattern(tmp_path, monkeypatch):
+    git = load_project(_with_git(tmp_path)).git
+    assert git is not None
+    monkeypatch.delenv(remote.REMOTE_ENV, raising=False)
+    assert remote.host_remote(git, "modelbuild").url == "git@gitlab.com:data/ml/build.git"
+    monkeypatch.setenv(remote.REMOTE_ENV, "/srv/{repo}.git")
+    # The pattern takes the host's repository name, not the local folder's.
+    assert remote.host_remote(git, "modeldeploy").url == "/srv/deploy.git"

@@ -6,8 +6,14 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from mlops_toolkit.bootstrap.awsclients import Aws
+from mlops_toolkit.bootstrap.connection import connection_steps
 from mlops_toolkit.bootstrap.console import confirm, require_consent
 from mlops_toolkit.bootstrap.errors import BootstrapError
+from mlops_toolkit.bootstrap.github_actions import (
+    github_steps,
+    print_github_settings,
+    uses_github_actions,
+)
 from mlops_toolkit.bootstrap.guard import guarded
 from mlops_toolkit.bootstrap.plan import print_next_steps, print_plan
 from mlops_toolkit.bootstrap.registry import registry_step
@@ -30,8 +36,12 @@ def identify(aws: Aws, region: str) -> tuple[str, str]:
 
 
 def build_steps(ctx: Context) -> list[Step]:
-    # Order matters: the pipelines' first automatic run needs the code already pushed.
-    return [*repository_steps(ctx), registry_step(ctx), stack_step(ctx)]
+    # Order matters: the pipelines' first automatic run needs the code already pushed, and a git
+    # host's pipelines need their connection usable (its handshake done) before that. GitHub
+    # Actions needs no connection, and its stack reads the CI/CD stack's outputs: it comes last.
+    connected = ctx.project.git is not None and not uses_github_actions(ctx.project)
+    first = connection_steps(ctx) if connected else []
+    return [*first, *repository_steps(ctx), registry_step(ctx), stack_step(ctx), *github_steps(ctx)]
 
 
 def survey(ctx: Context, steps: list[Step]) -> list[tuple[Step, Finding]]:
@@ -66,7 +76,10 @@ def run(ctx: Context, options: Options, stdin: TextIO) -> int:
         details = guarded(step.kind, step.name, lambda s=step, f=finding: s.apply(ctx, f))
         ctx.state.record(step.key, **details)
     print(f"Done: {len(pending)} step(s) applied.", file=ctx.out)
-    print_next_steps(ctx.project, ctx.out)
+    if uses_github_actions(ctx.project):
+        print_github_settings(ctx)
+    else:
+        print_next_steps(ctx.project, ctx.out)
     return len(pending)
 
 

@@ -9,6 +9,7 @@ from typing import TextIO
 
 from mlops_toolkit.bootstrap import bootstrap, policy, teardown
 from mlops_toolkit.bootstrap.awsclients import Aws
+from mlops_toolkit.bootstrap.connection import HandshakePending
 from mlops_toolkit.bootstrap.errors import (
     EXIT_INTERRUPTED,
     BootstrapError,
@@ -20,7 +21,7 @@ from mlops_toolkit.bootstrap.plan import print_header
 from mlops_toolkit.bootstrap.project import Project, find_deploy_repo, load_project
 from mlops_toolkit.bootstrap.remote import MODES, choose_mode
 from mlops_toolkit.bootstrap.state import load_state
-from mlops_toolkit.bootstrap.steps import Context
+from mlops_toolkit.bootstrap.steps import DEFAULT_CONNECTION_WAIT_SECONDS, Context
 
 PROG = "mlops-bootstrap"
 NO_CREDENTIALS_HELP = """\
@@ -55,6 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="how git authenticates to CodeCommit: git-remote-codecommit (grc), HTTPS with "
         "the AWS CLI credential helper (https), or whichever is installed (auto)",
     )
+    bootstrap_parser.add_argument(
+        "--connection-wait",
+        type=_seconds,
+        default=DEFAULT_CONNECTION_WAIT_SECONDS,
+        metavar="SECONDS",
+        help="a git host other than CodeCommit: how long to wait for the connection's handshake "
+        "in the AWS console before stopping (a re-run resumes); 0 does not wait "
+        f"(default: {DEFAULT_CONNECTION_WAIT_SECONDS})",
+    )
     policy_parser = commands.add_parser(
         "policy",
         help="print the IAM policies bootstrap and teardown need",
@@ -68,6 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_location_arguments(policy_parser)
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return seconds
 
 
 def _add_location_arguments(command: argparse.ArgumentParser) -> None:
@@ -121,12 +141,16 @@ def _run(args: argparse.Namespace, project: Project, stdin: TextIO, out: TextIO)
             f"repository folder(s) not found: {', '.join(missing)}. Pass --project-dir with "
             "the folder that holds both repositories."
         )
-    git_mode = choose_mode(args.git_remote) if args.command == "bootstrap" else "custom"
+    # A third-party host is pushed to with the user's own git credentials: no CodeCommit helper.
+    codecommit = args.command == "bootstrap" and project.git is None
+    git_mode = choose_mode(args.git_remote) if codecommit else "custom"
     aws = Aws(project.region, args.profile)
     account_id, caller = bootstrap.identify(aws, project.region)
     state = load_state(project.state_file)
     state.bind_account(account_id, project.region)
     ctx = Context(project, aws, state, account_id, git_mode, out)
+    if args.command == "bootstrap":
+        ctx.connection_wait = args.connection_wait
     print_header(project, account_id, caller, out)
     interactive = stdin.isatty()
     if args.command == "teardown":
@@ -143,6 +167,9 @@ def finish_command(deploy_repo: Path, command: str = "bootstrap") -> str:
 
 
 def _report(error: BootstrapError, command: str, project: Project | None, err: TextIO) -> None:
+    if isinstance(error, HandshakePending):
+        print(f"Stopped: {error}", file=err)
+        return
     print(f"error: {error}", file=err)
     if project is None:
         return

@@ -20,8 +20,16 @@ def print_plan(project: Project, account_id: str, plan: list[tuple[Step, Finding
     width = max(len(step.name) for step, _ in plan)
     for step, finding in plan:
         print(f"  {step.kind:<22} {step.name:<{width}}  {finding.note}", file=out)
-        if step.key == "cicd-stack":
+        if step.key == "cicd-stack" and not (project.git and project.git.ci == "github-actions"):
             _print_stack_contents(project, account_id, out)
+        elif step.key == "github-actions-stack":
+            _line(
+                out,
+                "which holds",
+                "GitHub's OIDC provider (unless the account has one), "
+                "3 workflow roles, the approval trigger (with a token)",
+                indent=4,
+            )
     names = project.names
     print("  Created later by the pipelines themselves:", file=out)
     _line(out, "SageMaker pipeline", project.pipeline_name)
@@ -42,8 +50,13 @@ def _print_stack_contents(project: Project, account_id: str, out: TextIO) -> Non
     _line(out, "CodeBuild projects", ", ".join(names[key] for key in projects), indent=6)
     pipelines = f"{names['modelbuild_codepipeline']}, {names['modeldeploy_codepipeline']}"
     _line(out, "CodePipelines", pipelines, indent=6)
-    rules = f"push to main of both repositories; approvals in group {project.model_package_group}"
-    _line(out, "EventBridge rules", rules, indent=6)
+    approvals = f"approvals in group {project.model_package_group}"
+    if project.git is None:
+        _line(out, "EventBridge rules", f"push to main of both repositories; {approvals}", indent=6)
+    else:
+        triggers = f"push to main of both {project.git.host} repositories, via the connection"
+        _line(out, "pipeline triggers", triggers, indent=6)
+        _line(out, "EventBridge rules", approvals, indent=6)
     roles = "SageMaker execution, 3 CodeBuild, CodePipeline, CloudFormation, EventBridge"
     _line(out, "IAM roles", roles, indent=6)
 

@@ -11,9 +11,11 @@ repository, and nothing else of the generated layout is assumed.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlops_toolkit.bootstrap.errors import ConfigError
 
@@ -50,6 +52,33 @@ NAME_KEYS = (
     "prod_endpoint",
     "artifact_bucket",
 )
+REPOS = ("modelbuild", "modeldeploy")
+CODECOMMIT = "codecommit"
+# The git hosts CodePipeline reaches through an AWS CodeConnections connection, by the
+# connection's ProviderType.
+CONNECTION_PROVIDERS = {"github": "GitHub", "gitlab": "GitLab", "bitbucket": "Bitbucket"}
+CONNECTION_ARN = re.compile(
+    r"arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]+"
+)
+
+
+@dataclass(frozen=True)
+class GitHost:
+    """A third-party git host holding both repositories (resources.json's ``git`` section)."""
+
+    host: str
+    ci: str
+    owner: str
+    repositories: Mapping[str, str]
+    remotes: Mapping[str, str]
+    connection_arn: str
+
+    @property
+    def provider(self) -> str:
+        return CONNECTION_PROVIDERS[self.host]
+
+    def full_name(self, repo: str) -> str:
+        return f"{self.owner}/{self.repositories[repo]}"
 
 
 @dataclass(frozen=True)
@@ -61,6 +90,12 @@ class Project:
     project_dir: Path
     # The deploy repository's cicd/ folder: resources.json, the stack template, the policies.
     cicd_dir: Path
+    # None: both repositories are CodeCommit's, created by the bootstrap.
+    git: GitHost | None = None
+
+    @property
+    def git_host(self) -> str:
+        return self.git.host if self.git else CODECOMMIT
 
     @property
     def slug(self) -> str:
@@ -158,7 +193,34 @@ def load_project(deploy_repo: Path, project_dir: Path | None = None) -> Project:
             f"{path}: names.artifact_bucket must contain {ACCOUNT_PLACEHOLDER}, which the "
             "bootstrap replaces with the AWS account id."
         )
-    return Project(settings, names, (project_dir or deploy_repo.parent).resolve(), cicd_dir)
+    git = _git_section(raw.get("git"), path) if "git" in raw else None
+    return Project(settings, names, (project_dir or deploy_repo.parent).resolve(), cicd_dir, git)
+
+
+def _git_section(section: Any, path: Path) -> GitHost:
+    where = f"{path}: git"
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where} must be an object (or absent, for CodeCommit).")
+    host = section.get("host")
+    if host not in CONNECTION_PROVIDERS:
+        raise ConfigError(f"{where}.host must be one of {', '.join(CONNECTION_PROVIDERS)}.")
+    texts = {key: section.get(key) for key in ("ci", "owner", "connection_arn")}
+    wrong = [key for key, value in texts.items() if not isinstance(value, str)]
+    if wrong or not texts["owner"]:
+        raise ConfigError(f"{where}: ci, owner, connection_arn must be strings; owner not empty.")
+    arn = texts["connection_arn"]
+    if arn and not CONNECTION_ARN.fullmatch(arn):
+        raise ConfigError(
+            f"{where}.connection_arn {arn!r} is not a CodeConnections connection ARN; leave it "
+            "empty for the bootstrap to create one."
+        )
+    maps = {key: section.get(key) for key in ("repositories", "remotes")}
+    for key, value in maps.items():
+        if not isinstance(value, dict) or not all(
+            isinstance(value.get(repo), str) and value[repo] for repo in REPOS
+        ):
+            raise ConfigError(f"{where}.{key} must name both {' and '.join(REPOS)}.")
+    return GitHost(host, texts["ci"], texts["owner"], maps["repositories"], maps["remotes"], arn)
 
 
 def _section(raw: object, key: str, required: tuple[str, ...], path: Path) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""Where ``git push`` sends each repository: CodeCommit, or a URL pattern given by the caller.
+"""Where ``git push`` sends each repository: CodeCommit, a third-party host's URL from
+resources.json, or a URL pattern given by the caller.
 
 CodeCommit takes AWS credentials, not git passwords, through one of two helpers:
 
@@ -18,6 +19,7 @@ import shutil
 from dataclasses import dataclass
 
 from mlops_toolkit.bootstrap.errors import ConfigError
+from mlops_toolkit.bootstrap.project import GitHost
 
 REMOTE_ENV = "MLOPS_BOOTSTRAP_GIT_REMOTE"
 MODES = ("auto", "grc", "https")
@@ -73,6 +75,18 @@ def remote_for(repo: str, region: str, mode: str) -> Remote:
         ),
         helper="AWS CLI credential helper",
     )
+
+
+def host_remote(git: GitHost, repo: str) -> Remote:
+    """Where a third-party host's repository is pushed: resources.json's ``git.remotes`` URL
+    (HTTPS by default; SSH or a mirror once edited), or ``MLOPS_BOOTSTRAP_GIT_REMOTE``'s pattern
+    with the host's repository name. git authenticates with the user's own credentials."""
+    pattern = os.environ.get(REMOTE_ENV)
+    if pattern:
+        if REPO_PLACEHOLDER not in pattern:
+            raise ConfigError(f"{REMOTE_ENV}={pattern!r} must contain {REPO_PLACEHOLDER}.")
+        return Remote(pattern.replace(REPO_PLACEHOLDER, git.repositories[repo]))
+    return Remote(git.remotes[repo], helper=f"your git credentials for {git.host}")
 
 
 def _missing(tool: str, install: str) -> str:

@@ -95,6 +95,14 @@ def delete_repository(codecommit: Any, name: str) -> None:
     codecommit.delete_repository(repositoryName=name)
 
 
+def delete_connection(connections: Any, arn: str) -> None:
+    try:
+        connections.delete_connection(ConnectionArn=arn)
+    except ClientError as error:
+        if error_code(error) != "ResourceNotFoundException":
+            raise
+
+
 def delete_log_group(logs: Any, name: str) -> None:
     try:
         logs.delete_log_group(logGroupName=name)

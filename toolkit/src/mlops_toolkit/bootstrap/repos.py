@@ -1,4 +1,7 @@
-"""CodeCommit repositories and the first push of each local repository's ``main``."""
+"""CodeCommit repositories and the first push of each local repository's ``main``.
+
+A third-party host's repositories are the user's to create (empty); the bootstrap only pushes.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from botocore.exceptions import ClientError
 from mlops_toolkit.bootstrap import gitrepo
 from mlops_toolkit.bootstrap.errors import error_code
 from mlops_toolkit.bootstrap.project import ownership_marker
-from mlops_toolkit.bootstrap.remote import remote_for
+from mlops_toolkit.bootstrap.remote import Remote, host_remote, remote_for
 from mlops_toolkit.bootstrap.steps import BLOCKED, CREATE, NOTHING, PUSH, Context, Finding, Step
 
 REMOTE_NAME = "origin"
@@ -18,6 +21,19 @@ REMOTE_NAME = "origin"
 def repository_steps(ctx: Context) -> list[Step]:
     """Both repositories first, then both pushes: the CI/CD stack needs the code in place."""
     project = ctx.project
+    git = project.git
+    pushes = [
+        Step(
+            f"push:{repo}",
+            "git push main",
+            git.full_name(repo) if git else project.repo_name(repo),
+            _inspect_push(repo),
+            _push(repo),
+        )
+        for repo in ("modelbuild", "modeldeploy")
+    ]
+    if git is not None:
+        return pushes
     creates = [
         Step(
             f"repository:{repo}",
@@ -28,17 +44,14 @@ def repository_steps(ctx: Context) -> list[Step]:
         )
         for repo in ("modelbuild", "modeldeploy")
     ]
-    pushes = [
-        Step(
-            f"push:{repo}",
-            "git push main",
-            project.repo_name(repo),
-            _inspect_push(repo),
-            _push(repo),
-        )
-        for repo in ("modelbuild", "modeldeploy")
-    ]
     return creates + pushes
+
+
+def repository_remote(ctx: Context, repo: str) -> Remote:
+    git = ctx.project.git
+    if git is not None:
+        return host_remote(git, repo)
+    return remote_for(ctx.project.repo_name(repo), ctx.project.region, ctx.git_mode)
 
 
 def describe_repository(ctx: Context, name: str) -> dict[str, Any] | None:
@@ -107,7 +120,7 @@ def _inspect_push(repo: str):
         folder = ctx.project.repo_dir(repo)
         if not folder.is_dir():
             return Finding(BLOCKED, f"the folder {folder} is missing (see --project-dir)")
-        remote = remote_for(ctx.project.repo_name(repo), ctx.project.region, ctx.git_mode)
+        remote = repository_remote(ctx, repo)
         commit = gitrepo.head_commit(folder) if gitrepo.is_repository(folder) else None
         what = f"push {commit[:7]}" if commit else "git init, commit and push"
         return Finding(PUSH, f"{what} to {remote.url} ({remote.helper})")
@@ -127,12 +140,23 @@ def _push(repo: str):
         if not gitrepo.is_repository(folder):
             # Generation could not run git (not installed then): do what it would have done.
             gitrepo.init_repository(folder, *seed_committer(ctx))
-        remote = remote_for(ctx.project.repo_name(repo), ctx.project.region, ctx.git_mode)
+        remote = repository_remote(ctx, repo)
         for setting in remote.config:
             key, _, value = setting.partition("=")
             gitrepo.run_git(folder, ["config", key, value])
         target = gitrepo.ensure_remote(folder, REMOTE_NAME, remote.url)
-        gitrepo.push_branch(folder, target, track=target == REMOTE_NAME)
+        try:
+            gitrepo.push_branch(folder, target, track=target == REMOTE_NAME)
+        except gitrepo.GitError as error:
+            git = ctx.project.git
+            if git is None:
+                raise
+            raise gitrepo.GitError(
+                f"{error}. The bootstrap does not create repositories on {git.host}: create "
+                f"{git.full_name(repo)} there, empty (no README), and check that `git push "
+                f"{remote.url}` works with your credentials (or edit git.remotes in "
+                "cicd/resources.json, e.g. for SSH)"
+            ) from None
         return {"commit": gitrepo.head_commit(folder), "remote": remote.url}
 
     return apply

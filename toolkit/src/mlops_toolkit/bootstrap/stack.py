@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
+from mlops_toolkit.bootstrap.connection import connection_arn
 from mlops_toolkit.bootstrap.errors import StepFailed, error_code
 from mlops_toolkit.bootstrap.gitrepo import BRANCH
-from mlops_toolkit.bootstrap.project import Project
+from mlops_toolkit.bootstrap.project import CODECOMMIT, Project
 from mlops_toolkit.bootstrap.steps import (
     BLOCKED,
     CREATE,
@@ -45,13 +49,38 @@ RETRAIN_SCHEDULE_ENV = "MLOPS_RETRAIN_SCHEDULE"
 RETRAIN_STATE_ENV = "MLOPS_RETRAIN_SCHEDULE_STATE"
 RETRAIN_SCHEDULE = "rate(7 days)"
 RETRAIN_STATE = "DISABLED"
+DEFAULT_CONNECTION_SERVICE = "codeconnections"
 # CodePipeline stores artifacts under the pipeline name's first 20 characters.
 ARTIFACT_PREFIX_LENGTH = 20
 
 
-def stack_step(ctx: Context) -> Step:
+@dataclass(frozen=True)
+class StackSpec:
+    """One stack the bootstrap deploys: its record key, name, template and parameters."""
+
+    key: str
+    name: str
+    template: Path
+    parameters: Callable[[Context], dict[str, str]]
+
+
+def cicd_spec(ctx: Context) -> StackSpec:
+    return StackSpec(
+        "cicd-stack",
+        ctx.project.names["cicd_stack"],
+        ctx.project.stack_template,
+        _cicd_parameters,
+    )
+
+
+def stack_step(ctx: Context, spec: StackSpec | None = None) -> Step:
+    spec = spec or cicd_spec(ctx)
     return Step(
-        "cicd-stack", "CloudFormation stack", ctx.project.names["cicd_stack"], _inspect, _apply
+        spec.key,
+        "CloudFormation stack",
+        spec.name,
+        lambda c: _inspect(c, spec),
+        lambda c, finding: _apply(c, finding, spec),
     )
 
 
@@ -59,15 +88,15 @@ def artifact_prefix(pipeline: str) -> str:
     return pipeline[:ARTIFACT_PREFIX_LENGTH]
 
 
-def stack_parameters(project: Project, account_id: str) -> dict[str, str]:
-    """Every parameter of cicd-stack.yml, from resources.json and the account."""
+def stack_parameters(project: Project, account_id: str, connection_arn: str = "") -> dict[str, str]:
+    """Every parameter of cicd-stack.yml, from resources.json, the account and, for a third-party
+    git host, the connection (``connection_arn``, else the one resources.json names)."""
     names = project.names
     return {
         "ProjectSlug": project.slug,
         "OwnerTeam": project.settings["owner_team"],
         "ArtifactBucketName": project.artifact_bucket(account_id),
-        "ModelBuildRepositoryName": names["modelbuild_repo"],
-        "ModelDeployRepositoryName": names["modeldeploy_repo"],
+        **source_parameters(project, connection_arn),
         "BranchName": BRANCH,
         "SageMakerPipelineName": project.pipeline_name,
         # SageMaker writes names in lowercase inside ARNs, and IAM compares ARNs case-sensitively.
@@ -88,6 +117,32 @@ def stack_parameters(project: Project, account_id: str) -> dict[str, str]:
         "RetrainScheduleExpression": os.environ.get(RETRAIN_SCHEDULE_ENV) or RETRAIN_SCHEDULE,
         "RetrainScheduleState": os.environ.get(RETRAIN_STATE_ENV) or RETRAIN_STATE,
         "HyperparameterTuning": project.settings.get("hyperparameter_tuning", "no"),
+        "CiSystem": project.git.ci if project.git is not None else "codepipeline",
+    }
+
+
+def source_parameters(project: Project, connection_arn: str = "") -> dict[str, str]:
+    """Where the pipelines read the code: CodeCommit, or the git host through a connection."""
+    git = project.git
+    if git is None:
+        return {
+            "ModelBuildRepositoryName": project.names["modelbuild_repo"],
+            "ModelDeployRepositoryName": project.names["modeldeploy_repo"],
+            "GitHost": CODECOMMIT,
+            "GitOwner": "",
+            "ConnectionId": "",
+            "ConnectionService": DEFAULT_CONNECTION_SERVICE,
+        }
+    arn = connection_arn or git.connection_arn
+    return {
+        "ModelBuildRepositoryName": git.repositories["modelbuild"],
+        "ModelDeployRepositoryName": git.repositories["modeldeploy"],
+        "GitHost": git.host,
+        "GitOwner": git.owner,
+        # The stack rebuilds the ARN in its own account and region from these two parts; the
+        # prefix (codestar-connections before the 2024 rename) also names the IAM action.
+        "ConnectionId": arn.rsplit("/", 1)[1] if arn else "",
+        "ConnectionService": arn.split(":")[2] if arn else DEFAULT_CONNECTION_SERVICE,
     }
 
 
@@ -105,9 +160,9 @@ def stack_is_ours(stack: dict[str, Any], slug: str) -> bool:
     return tag_value(stack.get("Tags"), "project") == slug
 
 
-def _inspect(ctx: Context) -> Finding:
+def _inspect(ctx: Context, spec: StackSpec) -> Finding:
     cloudformation = ctx.aws.client("cloudformation")
-    name = ctx.project.names["cicd_stack"]
+    name = spec.name
     stack = describe_stack(cloudformation, name)
     if stack is None:
         return Finding(CREATE, "create (CAPABILITY_IAM)")
@@ -128,31 +183,37 @@ def _inspect(ctx: Context) -> Finding:
             f"the stack is {status}; resolve it in the CloudFormation "
             "console (e.g. continue the rollback), then re-run",
         )
-    if _differs(cloudformation, stack, ctx.project, ctx.account_id):
+    if _differs(cloudformation, stack, ctx, spec):
         return Finding(UPDATE, "update (template or parameters changed)")
     return Finding(NOTHING, "exists, up to date", _record(stack))
 
 
-def _differs(cloudformation: Any, stack: dict[str, Any], project: Project, account_id: str) -> bool:
-    wanted = stack_parameters(project, account_id)
+def _cicd_parameters(ctx: Context) -> dict[str, str]:
+    # A third-party host's connection: resources.json's, or the one the bootstrap created.
+    arn = connection_arn(ctx) if ctx.project.git is not None else ""
+    return stack_parameters(ctx.project, ctx.account_id, arn)
+
+
+def _differs(cloudformation: Any, stack: dict[str, Any], ctx: Context, spec: StackSpec) -> bool:
+    wanted = spec.parameters(ctx)
     deployed = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters", [])}
     if any(deployed.get(key) != value for key, value in wanted.items()):
         return True
     body = cloudformation.get_template(StackName=stack["StackName"], TemplateStage="Original")
     deployed_body = body.get("TemplateBody")
     # boto3 hands a JSON template back parsed; a stack sent as YAML text compares as text.
-    body = template_body(project)
+    body = compact_body(spec.template)
     if isinstance(deployed_body, dict):
         return deployed_body != json.loads(body)
     return deployed_body != body
 
 
-def _apply(ctx: Context, finding: Finding) -> dict[str, Any]:
+def _apply(ctx: Context, finding: Finding, spec: StackSpec) -> dict[str, Any]:
     cloudformation = ctx.aws.client("cloudformation")
-    name = ctx.project.names["cicd_stack"]
+    name = spec.name
     if finding.action == WAIT:
         _wait_until_settled(cloudformation, name)
-        finding = _inspect(ctx)
+        finding = _inspect(ctx, spec)
         if finding.action in (NOTHING, BLOCKED, WAIT):
             return _checked(finding, name, cloudformation)
     if finding.action == REPLACE:
@@ -160,9 +221,9 @@ def _apply(ctx: Context, finding: Finding) -> dict[str, Any]:
         cloudformation.delete_stack(StackName=name)
         wait_for_stack(cloudformation, name, "stack_delete_complete")
     if finding.action == UPDATE:
-        _update(ctx, cloudformation, name)
+        _update(ctx, cloudformation, spec)
     else:
-        _create(ctx, cloudformation, name)
+        _create(ctx, cloudformation, spec)
     return _record(describe_stack(cloudformation, name) or {})
 
 
@@ -172,9 +233,10 @@ def _checked(finding: Finding, name: str, cloudformation: Any) -> dict[str, Any]
     return _record(describe_stack(cloudformation, name) or {})
 
 
-def _create(ctx: Context, cloudformation: Any, name: str) -> None:
+def _create(ctx: Context, cloudformation: Any, spec: StackSpec) -> None:
+    name = spec.name
     try:
-        cloudformation.create_stack(**_request(ctx, name))
+        cloudformation.create_stack(**_request(ctx, spec))
     except ClientError as error:
         # A lost reply to an earlier attempt: the stack exists; wait for it like any other.
         if error_code(error) != "AlreadyExistsException":
@@ -182,9 +244,10 @@ def _create(ctx: Context, cloudformation: Any, name: str) -> None:
     wait_for_stack(cloudformation, name, "stack_create_complete")
 
 
-def _update(ctx: Context, cloudformation: Any, name: str) -> None:
+def _update(ctx: Context, cloudformation: Any, spec: StackSpec) -> None:
+    name = spec.name
     try:
-        cloudformation.update_stack(**_request(ctx, name))
+        cloudformation.update_stack(**_request(ctx, spec))
     except ClientError as error:
         if "No updates are to be performed" not in str(error):
             raise
@@ -192,11 +255,11 @@ def _update(ctx: Context, cloudformation: Any, name: str) -> None:
     wait_for_stack(cloudformation, name, "stack_update_complete")
 
 
-def _request(ctx: Context, name: str) -> dict[str, Any]:
-    parameters = stack_parameters(ctx.project, ctx.account_id)
+def _request(ctx: Context, spec: StackSpec) -> dict[str, Any]:
+    parameters = spec.parameters(ctx)
     return {
-        "StackName": name,
-        "TemplateBody": template_body(ctx.project),
+        "StackName": spec.name,
+        "TemplateBody": compact_body(spec.template),
         "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         "Capabilities": CAPABILITIES,
         "Tags": ctx.project.tags(),

@@ -17,6 +17,7 @@ UPDATE = "update"
 REPLACE = "replace"
 PUSH = "push"
 BLOCKED = "blocked"
+DEFAULT_CONNECTION_WAIT_SECONDS = 15 * 60
 
 
 @dataclass
@@ -29,6 +30,8 @@ class Context:
     account_id: str
     git_mode: str
     out: TextIO
+    # How long the bootstrap waits for a new connection's handshake (seconds; 0: not at all).
+    connection_wait: float = DEFAULT_CONNECTION_WAIT_SECONDS
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from typing import Any, TextIO
 
 from botocore.exceptions import ClientError
 
-from mlops_toolkit.bootstrap import removers
+from mlops_toolkit.bootstrap import github_actions, removers
+from mlops_toolkit.bootstrap.connection import CONNECTION_KEY, connection_name, find_ours
 from mlops_toolkit.bootstrap.console import confirm, require_consent
 from mlops_toolkit.bootstrap.errors import error_code
 from mlops_toolkit.bootstrap.guard import guarded
@@ -46,11 +47,11 @@ def survey(ctx: Context) -> list[Target]:
         ("SageMaker endpoint", names["prod_endpoint"], _endpoint),
         ("SageMaker endpoint", names["staging_endpoint"], _endpoint),
         ("SageMaker pipeline", ctx.project.pipeline_name, _pipeline),
+        *_github_actions_lookups(ctx),
         ("CloudFormation stack", names["cicd_stack"], _cicd_stack),
         ("S3 bucket", _bucket_name(ctx), _bucket),
         ("Model package group", ctx.project.model_package_group, _group),
-        ("CodeCommit repository", names["modelbuild_repo"], _repository),
-        ("CodeCommit repository", names["modeldeploy_repo"], _repository),
+        *_source_lookups(ctx),
         *(("CloudWatch log group", group, _build_logs) for group in build_log_groups(ctx)),
     ]
     found = [guarded(kind, name, lambda f=find, n=name: f(ctx, n)) for kind, name, find in lookups]
@@ -119,6 +120,35 @@ def _cicd_stack(ctx: Context, name: str) -> Target | None:
         name,
         stack_is_ours(stack, ctx.project.slug),
         lambda: removers.delete_stack(cloudformation, name),
+    )
+
+
+def _github_actions_lookups(
+    ctx: Context,
+) -> list[tuple[str, str, Callable[[Context, str], Target | None]]]:
+    """GitHub Actions' stack (it passes the CI/CD stack's roles) and the dispatch token."""
+    if not github_actions.uses_github_actions(ctx.project):
+        return []
+    return [
+        ("CloudFormation stack", github_actions.stack_name(ctx.project), _cicd_stack),
+        ("Secrets Manager secret", github_actions.token_secret_name(ctx.project), _secret),
+    ]
+
+
+def _secret(ctx: Context, name: str) -> Target | None:
+    secrets = ctx.aws.client("secretsmanager")
+    try:
+        secret = secrets.describe_secret(SecretId=name)
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            return None
+        raise
+    return _target(
+        "Secrets Manager secret",
+        name,
+        tag_value(secret.get("Tags"), "project") == ctx.project.slug,
+        # The token is useless once the project is gone: no recovery window.
+        lambda: secrets.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True),
     )
 
 
@@ -206,6 +236,32 @@ def _build_logs(ctx: Context, name: str) -> Target | None:
     # Named after this project's build projects, which only this project's stack creates.
     remove = functools.partial(removers.delete_log_group, logs, name)
     return _target("CloudWatch log group", name, True, remove)
+
+
+def _source_lookups(ctx: Context) -> list[tuple[str, str, Callable[[Context, str], Target | None]]]:
+    # A third-party host's repositories are the user's: only the connection is the project's
+    # (GitHub Actions has none).
+    if github_actions.uses_github_actions(ctx.project):
+        return []
+    if ctx.project.git is not None:
+        return [("CodeConnections connection", connection_name(ctx.project), _connection)]
+    names = ctx.project.names
+    return [
+        ("CodeCommit repository", names["modelbuild_repo"], _repository),
+        ("CodeCommit repository", names["modeldeploy_repo"], _repository),
+    ]
+
+
+def _connection(ctx: Context, name: str) -> Target | None:
+    """The connection this project created; one resources.json names is someone else's."""
+    recorded = ctx.state.step(CONNECTION_KEY) or {}
+    arn = str(recorded["arn"]) if recorded.get("created") else find_ours(ctx)
+    if not arn:
+        return None
+    client = ctx.aws.client(arn.split(":")[2])
+    return _target(
+        "CodeConnections connection", name, True, lambda: removers.delete_connection(client, arn)
+    )
 
 
 def _repository(ctx: Context, name: str) -> Target | None:
