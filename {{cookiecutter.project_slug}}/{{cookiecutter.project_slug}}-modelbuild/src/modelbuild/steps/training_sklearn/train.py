@@ -100,7 +100,6 @@ def monotonic_constraints(text: str, feature_count: int) -> list[int]:
     return given + [0] * (feature_count - len(given))
 
 
-
 @dataclass(frozen=True)
 class TrainingResult:
     model: HistGradientBoostingRegressor
