@@ -29,6 +29,11 @@ BASE_ANSWERS = {
     "owner_team": "ml-platform",
     "bootstrap_aws": "no",
     "hyperparameter_tuning": "no",
+    "git_host": "codecommit",
+    "ci": "codepipeline",
+    "git_owner": "",
+    "modelbuild_repository": "region-check-modelbuild",
+    "modeldeploy_repository": "region-check-modeldeploy",
 }
 
 
@@ -115,7 +120,8 @@ def test_region_without_model_monitor_resource_types_names_them() -> None:
 
 def test_refusal_names_services_resource_types_and_the_chosen_frameworks_images() -> None:
     (xgboost,) = region_problems("ap-southeast-5", "xgboost")
-    assert "service codecommit, AWS::SageMaker::DataQualityJobDefinition" in xgboost
+    assert "service codecommit, AWS::Events::ApiDestination" in xgboost
+    assert "AWS::SageMaker::DataQualityJobDefinition" in xgboost
     assert "image sagemaker-xgboost:3.2-0" in xgboost
     assert "image sagemaker-model-monitor-analyzer" in xgboost
     (sklearn,) = region_problems("ap-southeast-5", "sklearn")
