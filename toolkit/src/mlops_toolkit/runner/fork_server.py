@@ -177,14 +177,21 @@ def import_quietly(names: list[str]) -> None:
     _known.update(names, sys.modules)
 
 
-def preload(extra: list[str] = ()) -> set[str]:
-    """Import the installed step libraries, then ``extra`` modules of theirs; returns their
-    top-level names."""
+def import_learned(names: list[str]) -> None:
+    """Import the modules steps noted that belong to the preloaded libraries and were not
+    imported (or tried) before."""
+    new = [name for name in names if name.partition(".")[0] in _families and name not in _known]
+    if new:
+        import_quietly(new)
+
+
+def preload(extra: list[str] = ()) -> None:
+    """Import the installed step libraries, then the ``extra`` modules steps noted."""
     # Ctrl-C reaches the whole process group: the runner handles it and closes the socket.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _families.update(name for name in PRELOAD if importlib.util.find_spec(name) is not None)
-    import_quietly([*PRELOAD, *(name for name in extra if name.partition(".")[0] in _families)])
-    return set(_families)
+    import_quietly(list(PRELOAD))
+    import_learned(extra)
 
 
 def _note_learned() -> None:

@@ -177,15 +177,6 @@ def learned_modules(learn_file: str | None) -> list[str]:
     return sorted({line.strip() for line in text.splitlines() if line.strip()})
 
 
-def _import_learned(paths: Paths, families: set[str]) -> None:
-    from mlops_toolkit.runner import fork_server
-
-    learned = learned_modules(str(paths.learned))
-    wanted = [name for name in learned if name.partition(".")[0] in families]
-    if any(name not in sys.modules for name in wanted):
-        fork_server.import_quietly(wanted)
-
-
 def serve_warm(socket_path: str, idle: float) -> None:
     """Listen, preload, then give each connection a session until idle for ``idle`` seconds."""
     from mlops_toolkit.runner import fork_server
@@ -205,7 +196,7 @@ def serve_warm(socket_path: str, idle: float) -> None:
     listener.listen(16)
     identity = os.stat(paths.socket).st_ino
     # Runs connect as soon as it listens; their first step waits for these imports.
-    families = fork_server.preload(extra=learned_modules(str(paths.learned)))
+    fork_server.preload(extra=learned_modules(str(paths.learned)))
     fork_server.LEARN_FILE = str(paths.learned)
     listener.settimeout(TICK_SECONDS)
     sessions: set[int] = set()
@@ -224,9 +215,10 @@ def serve_warm(socket_path: str, idle: float) -> None:
         elif time.monotonic() - last_busy >= idle:
             break
         # Sessions already forked keep what they have; the runs after them get these.
-        if _mtime(str(paths.learned)) != learned_at:
-            learned_at = _mtime(str(paths.learned))
-            _import_learned(paths, families)
+        noted_at = _mtime(str(paths.learned))
+        if noted_at != learned_at:
+            learned_at = noted_at
+            fork_server.import_learned(learned_modules(str(paths.learned)))
     listener.close()
     # A newer server may have replaced the socket after this one's lock was lost; leave theirs.
     with contextlib.suppress(OSError):
