@@ -183,6 +183,21 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._send(error_reply(404, "UnknownOperationException", f"no POST {path}"))
 
 
+def add_source_arguments(parser: argparse.ArgumentParser, config, verb: str) -> None:
+    """The one required choice of model version that ``resolve_source`` reads."""
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model-package-arn", help=f"the model version to {verb}")
+    which.add_argument(
+        "--latest-approved",
+        nargs="?",
+        const=config.model_package_group,
+        metavar="GROUP",
+        help=f"{verb} the newest Approved version of GROUP (default: [tool.mlops-toolkit] "
+        "model-package-group, %(const)s)",
+    )
+    which.add_argument("--model-data", type=Path, help="a local model.tar.gz (or its folder)")
+
+
 def resolve_source(args: argparse.Namespace, session) -> ModelSource:
     if args.model_data:
         return ModelSource(model_data_url=str(args.model_data))
@@ -217,17 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="serve-local",
         description="Serve a registered model version on 127.0.0.1 as a SageMaker endpoint would.",
     )
-    which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--model-package-arn", help="the model version to serve")
-    which.add_argument(
-        "--latest-approved",
-        nargs="?",
-        const=config.model_package_group,
-        metavar="GROUP",
-        help="serve the newest Approved version of GROUP (default: [tool.mlops-toolkit] "
-        "model-package-group, %(const)s)",
-    )
-    which.add_argument("--model-data", type=Path, help="a local model.tar.gz (or its folder)")
+    add_source_arguments(parser, config, "serve")
     parser.add_argument(
         "--region",
         default=env_default("AWS_REGION", env_default("AWS_DEFAULT_REGION", config.region)),

@@ -20,7 +20,7 @@ from pathlib import Path
 from mlops_toolkit.aws import CLIENT_CONFIG, boto_session
 from mlops_toolkit.cli_support import CliError, env_default, run_cli
 from mlops_toolkit.config import load_config
-from mlops_toolkit.endpoint.endpoint import resolve_source
+from mlops_toolkit.endpoint.endpoint import add_source_arguments, resolve_source
 from mlops_toolkit.endpoint.handler import InferenceHandler
 from mlops_toolkit.endpoint.model_source import fetch_model
 from mlops_toolkit.errors import LocalRunError
@@ -44,17 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a registered model version over every object under a prefix, as a "
         "SageMaker batch transform job would (SplitType Line, AssembleWith Line).",
     )
-    which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--model-package-arn", help="the model version to run")
-    which.add_argument(
-        "--latest-approved",
-        nargs="?",
-        const=config.model_package_group,
-        metavar="GROUP",
-        help="the newest Approved version of GROUP (default: [tool.mlops-toolkit] "
-        "model-package-group, %(const)s)",
-    )
-    which.add_argument("--model-data", type=Path, help="a local model.tar.gz (or its folder)")
+    add_source_arguments(parser, config, "run")
     parser.add_argument("--input", required=True, help="folder, file or s3:// prefix to score")
     parser.add_argument("--output", required=True, help="folder or s3:// prefix for *.out files")
     parser.add_argument(
