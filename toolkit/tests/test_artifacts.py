@@ -20,6 +20,10 @@ class CountingS3:
         self.downloaded.append(key)
         self._client.download_file(bucket, key, filename)
 
+    def get_object(self, **request):
+        self.downloaded.append(request["Key"])
+        return self._client.get_object(**request)
+
     def __getattr__(self, name: str):
         return getattr(self._client, name)
 

@@ -217,3 +217,99 @@ def test_code_uploaded_with_the_definition_file_is_what_the_steps_run(
 
     assert code == 0, summary
     assert statuses(summary)["Publish"] == "Succeeded"
+
+
+# Put before a step's script: the step marks that it started, then waits for the other step to
+# have started too, so the two pass only when they run at the same time.
+MEET = """\
+import sys as _sys, time as _time
+from pathlib import Path as _Path
+_folder, _me, _other = _Path({folder!r}), {me!r}, {other!r}
+(_folder / _me).touch()
+_deadline = _time.monotonic() + {seconds}
+while not (_folder / _other).exists():
+    if _time.monotonic() > _deadline:
+        _sys.exit(f"{{_other}} did not start while {{_me}} ran")
+    _time.sleep(0.02)
+if {fail!r} == _me:
+    _sys.exit(f"{{_me}} fails on purpose")
+"""
+
+
+def run_meeting_steps(
+    stand_in, account, tmp_path: Path, *extra: str, seconds: float = 30, fail: str = ""
+) -> tuple[int, dict | None]:
+    """Run the pipeline with CountRows and SumValues (both need only the raw numbers) waiting
+    for each other."""
+    from foreign_pipeline import SCRIPTS
+
+    numbers(stand_in, account, [1, 2, 3, 4])
+    definition = json.loads(write_definition(stand_in, account, tmp_path).read_text())
+    meet = tmp_path / "meet"
+    meet.mkdir()
+    pairs = {"CountRows": "SumValues", "SumValues": "CountRows"}
+    code_flags = []
+    for step in definition["Steps"]:
+        if step["Name"] not in pairs:
+            continue
+        [code] = [i for i in step["Arguments"]["ProcessingInputs"] if i["InputName"] == "code"]
+        bucket, _, key = code["S3Input"]["S3Uri"].removeprefix("s3://").partition("/")
+        folder = tmp_path / "code" / step["Name"]
+        folder.mkdir(parents=True)
+        original = (SCRIPTS / key.rsplit("/", 1)[1]).read_text()
+        prologue = MEET.format(
+            folder=str(meet), me=step["Name"], other=pairs[step["Name"]], seconds=seconds, fail=fail
+        )
+        (folder / key.rsplit("/", 1)[1]).write_text(prologue + original)
+        code_flags += ["--code", f"{folder}=s3://{bucket}/{key.rsplit('/', 1)[0]}"]
+    definition_file = tmp_path / "numbers.json"
+    definition_file.write_text(json.dumps(definition))
+    return local_run(
+        account, tmp_path / "run", "--definition", str(definition_file), *code_flags, *extra
+    )
+
+
+def test_steps_whose_upstream_steps_are_done_run_side_by_side(
+    stand_in, account, elsewhere, tmp_path
+):
+    code, summary = run_meeting_steps(stand_in, account, tmp_path, "--max-parallel-steps", "2")
+
+    assert code == 0, summary
+    assert set(statuses(summary).values()) == {"Succeeded", "NotExecuted"}
+    assert statuses(summary)["Publish"] == "Succeeded"
+
+
+def test_one_step_at_a_time_when_asked(stand_in, account, elsewhere, tmp_path):
+    code, summary = run_meeting_steps(
+        stand_in, account, tmp_path, "--max-parallel-steps", "1", seconds=1
+    )
+
+    assert code == 1
+    assert statuses(summary)["CountRows"] == "Failed"
+    assert "SumValues did not start while CountRows ran" in summary["failure_reason"]
+    # Nothing starts after a failure.
+    assert statuses(summary)["SumValues"] == "NotStarted"
+    assert statuses(summary)["Combine"] == "NotStarted"
+
+
+def test_after_a_failure_the_running_steps_finish_and_nothing_new_starts(
+    stand_in, account, elsewhere, tmp_path
+):
+    code, summary = run_meeting_steps(
+        stand_in, account, tmp_path, "--max-parallel-steps", "2", fail="CountRows"
+    )
+
+    assert code == 1
+    assert statuses(summary)["CountRows"] == "Failed"
+    assert "CountRows fails on purpose" in summary["failure_reason"]
+    assert statuses(summary)["SumValues"] == "Succeeded"
+    assert statuses(summary)["Combine"] == "NotStarted"
+    assert statuses(summary)["EnoughRows"] == "NotStarted"
+
+
+def test_a_wrong_number_of_parallel_steps_is_named(elsewhere, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--max-parallel-steps", "0", "--definition", "x.json"])
+    assert "--max-parallel-steps: expected a whole number of at least 1, not '0'" in (
+        capsys.readouterr().err
+    )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -358,3 +360,44 @@ def test_a_wrong_idle_time_is_named(monkeypatch, private_runtime):
         fork_server.fork_server(True, base_environment()),
     ):
         pass
+
+
+def test_a_step_ready_while_another_runs_in_the_server_starts_beside_it(server, tmp_path):
+    """Steps side by side: the server runs one child at a time, so the second step starts as a
+    fresh process instead of waiting; each waits for the other to have started, so run one after
+    the other the first would give up."""
+    meet = tmp_path / "meet"
+    meet.mkdir()
+    body = PRELOADED + (
+        "import pathlib, time\n"
+        "me, other = sys.argv[3], sys.argv[4]\n"
+        f"meet = pathlib.Path({str(meet)!r})\n"
+        "(meet / me).touch()\n"
+        "deadline = time.monotonic() + 30\n"
+        "while not (meet / other).exists():\n"
+        "    if time.monotonic() > deadline:\n"
+        "        sys.exit(f'{other} never started while {me} ran')\n"
+        "    time.sleep(0.02)\n"
+    )
+    runs = {}
+    for me, other in (("first", "second"), ("second", "first")):
+        run = _step(tmp_path / me, body)
+        runs[me] = dataclasses.replace(run, command=[*run.command, me, other])
+    errors: list[BaseException] = []
+
+    def run_step(name: str) -> None:
+        try:
+            run_script(runs[name], name)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run_step, args=(name,)) for name in runs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    preloaded = sorted(_said(_log(run), "preloaded") for run in runs.values())
+    # One ran in a child of the server (numpy already there), the other as a fresh process.
+    assert preloaded == ["preloaded False", "preloaded True"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,28 @@ def _md5(path: Path, copy_to: Path | None = None) -> str:
     return digest.hexdigest()
 
 
+# Up to s3transfer's multipart threshold an object moves in one request without its transfer
+# manager (a pool of threads per file, about 5 ms each time): the same single-part object, ETag
+# included.
+SINGLE_REQUEST_BYTES = 8 * 1024 * 1024
+
+
+def put_file(s3, path: Path, bucket: str, key: str) -> None:
+    if path.stat().st_size <= SINGLE_REQUEST_BYTES:
+        with path.open("rb") as body:
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+    else:
+        s3.upload_file(str(path), bucket, key)
+
+
+def get_file(s3, bucket: str, key: str, target: Path, size: int) -> None:
+    """Download an object whose listing gave its ``size``."""
+    if size <= SINGLE_REQUEST_BYTES:
+        target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    else:
+        s3.download_file(bucket, key, str(target))
+
+
 def _listing_prefixes(keys: Iterable[str]) -> list[str]:
     """The fewest folder prefixes that hold all of ``keys``, none inside another."""
     folders = sorted({key[: key.rfind("/") + 1] or key for key in keys})
@@ -136,7 +159,7 @@ def put_missing(s3, objects: dict[str, LocalObject]) -> int:
         }
         for key, local in wanted.items():
             if key not in present:
-                s3.upload_file(str(local.path), bucket, key)
+                put_file(s3, local.path, bucket, key)
                 uploaded += 1
     return uploaded
 
@@ -152,16 +175,21 @@ class ArtifactStore:
     def __init__(self, s3_client, known: dict[str, LocalObject] | None = None) -> None:
         self._s3 = s3_client
         self._local: dict[str, Path] = {}
+        # Steps side by side record and look up local copies at the same time.
+        self._local_lock = threading.Lock()
         # Single objects (by URI) of which a local file may hold the same bytes.
         self._known = dict(known or {})
 
     def record(self, uri: str, local: Path) -> None:
         """Remember that ``local`` holds exactly what was uploaded to ``uri``."""
-        self._local[uri.rstrip("/")] = local
+        with self._local_lock:
+            self._local[uri.rstrip("/")] = local
 
     def local_copy(self, uri: str) -> Path | None:
         wanted = uri.rstrip("/")
-        for prefix, path in self._local.items():
+        with self._local_lock:
+            recorded = list(self._local.items())
+        for prefix, path in recorded:
             if wanted == prefix:
                 return path
             if wanted.startswith(prefix + "/") and path.is_dir():
@@ -204,7 +232,7 @@ class ArtifactStore:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 known = self._known.get(f"s3://{location.bucket}/{item['Key']}")
                 if known is None or not known.matches(item) or not known.copy_to(target):
-                    self._s3.download_file(location.bucket, item["Key"], str(target))
+                    get_file(self._s3, location.bucket, item["Key"], target, item["Size"])
         except ClientError as error:
             raise StepFailed(f"{label}: cannot read {uri}: {_describe(error)}") from None
         return len(items)
@@ -222,7 +250,7 @@ class ArtifactStore:
                     if source.is_file()
                     else location.child(path.relative_to(source).as_posix())
                 )
-                self._s3.upload_file(str(path), target.bucket, target.key)
+                put_file(self._s3, path, target.bucket, target.key)
         except (ClientError, S3UploadFailedError) as error:
             raise StepFailed(f"cannot upload to {uri}: {_describe(error)}") from None
         self.record(uri, source)

@@ -19,8 +19,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from mlops_toolkit.artifacts import S3Location
-from mlops_toolkit.aws import CLIENT_CONFIG, boto_session
+from mlops_toolkit.artifacts import S3Location, put_file
+from mlops_toolkit.aws import LazyClient, boto_session, client
 from mlops_toolkit.cli_support import (
     CliError,
     coerce_parameters,
@@ -44,7 +44,12 @@ from mlops_toolkit.runner.pipeline_source import (
     git_commit,
     load_definition_file,
 )
-from mlops_toolkit.runner.runner import LocalRun, RunOptions, new_execution_id
+from mlops_toolkit.runner.runner import (
+    LocalRun,
+    RunOptions,
+    default_parallel_steps,
+    new_execution_id,
+)
 from mlops_toolkit.runner.scripts import base_environment
 from mlops_toolkit.runner.summary import SUCCEEDED
 from mlops_toolkit.stand_in import DEFAULT_REGION
@@ -55,6 +60,16 @@ ENV_ROLE_ARN = "SAGEMAKER_PIPELINE_ROLE_ARN"
 ENV_ARTIFACT_BUCKET = "ARTIFACT_BUCKET"
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
 
 
 def build_parser(config: ProjectConfig) -> argparse.ArgumentParser:
@@ -143,6 +158,15 @@ def build_parser(config: ProjectConfig) -> argparse.ArgumentParser:
         f"{warm_server.ENV_IDLE} seconds (default 600; 0: it stops with this run)",
     )
     parser.add_argument(
+        "--max-parallel-steps",
+        type=positive_int,
+        default=default_parallel_steps(),
+        metavar="N",
+        help="steps that may run at once, as SageMaker's MaxParallelExecutionSteps: a step starts "
+        "as soon as the steps it depends on have succeeded (default: one per CPU, at most 4: "
+        "%(default)s; 1 runs them one after another)",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print the run summary as JSON on stdout when done"
     )
     parser.add_argument(
@@ -192,14 +216,14 @@ def stand_in_if_needed(
 
 
 def upload_code(pairs: list[str], session) -> None:
-    s3 = session.client("s3", config=CLIENT_CONFIG)
+    s3 = client(session, "s3")
     for folder_text, uri in parse_key_values(pairs, "--code").items():
         folder, target = Path(folder_text), S3Location.parse(uri)
         if not folder.is_dir():
             raise CliError(f"--code {folder_text}={uri}: {folder} is not a folder")
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             key = f"{target.key.rstrip('/')}/{path.relative_to(folder).as_posix()}".lstrip("/")
-            s3.upload_file(str(path), target.bucket, key)
+            put_file(s3, path, target.bucket, key)
 
 
 def load_pipeline(args: argparse.Namespace, config: ProjectConfig, session) -> BuiltPipeline:
@@ -236,7 +260,7 @@ def run_parameters(
     declared = built.definition.get("Parameters", [])
     given = coerce_parameters(overrides, declared)
     defaults = resolve_parameters(declared, given)
-    sagemaker = session.client("sagemaker", config=CLIENT_CONFIG)
+    sagemaker = LazyClient(session, "sagemaker")
     first = first_run_overrides(built.definition, defaults, set(given), sagemaker)
     if first:
         console.print(
@@ -263,6 +287,7 @@ def prepare_run(
         execution_id=execution_id,
         tags=config.tag_list,
         local_objects=built.uploads,
+        max_parallel_steps=args.max_parallel_steps,
     )
     reporter = RichReporter(console)
     return LocalRun(built.definition, parameters, options, session, reporter), reporter

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from rich.console import Console
@@ -26,22 +27,44 @@ class Reporter:
 
 
 class RichReporter(Reporter):
+    """One spinner naming the steps running now; a line per step as it ends. Steps start and
+    end on their own threads."""
+
     def __init__(self, console: Console) -> None:
         self.console = console
         self._status: Status | None = None
+        self._running: dict[str, str] = {}
+        self._lock = threading.RLock()
+
+    def _spin(self) -> None:
+        text = ", ".join(f"[bold]{escape(n)}[/] ({escape(t)})" for n, t in self._running.items())
+        if not self._running:
+            self.stop()
+        elif self._status is None:
+            self._status = self.console.status(f"{text} running…")
+            self._status.start()
+        else:
+            self._status.update(f"{text} running…")
 
     def step_started(self, record: StepRecord) -> None:
-        self._status = self.console.status(f"[bold]{record.name}[/] ({record.type}) running…")
-        self._status.start()
+        with self._lock:
+            self._running[record.name] = record.type
+            self._spin()
 
     def stop(self) -> None:
         """Stop the spinner (also when the run is interrupted mid-step)."""
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
+        with self._lock:
+            if self._status is not None:
+                self._status.stop()
+                self._status = None
 
     def step_finished(self, record: StepRecord) -> None:
-        self.stop()
+        with self._lock:
+            self._running.pop(record.name, None)
+            self._spin()
+            self._print_result(record)
+
+    def _print_result(self, record: StepRecord) -> None:
         style = _STYLE.get(record.status, "")
         took = f" {record.seconds:.1f} s" if record.seconds is not None else ""
         mark = _MARK.get(record.status, "?")

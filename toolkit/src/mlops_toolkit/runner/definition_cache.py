@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_toolkit.artifacts import LocalObject, put_missing
+from mlops_toolkit.aws import client
 from mlops_toolkit.runner.pipeline_source import BuiltPipeline
 
 FORMAT = 1
@@ -121,7 +122,7 @@ class DefinitionCache:
         except (OSError, json.JSONDecodeError):
             return None
         uploads = _copies(entry, index["objects"])
-        put_missing(session.client("s3"), uploads)
+        put_missing(client(session, "s3"), uploads)
         (entry / "entry.json").touch()
         return BuiltPipeline(index["name"], index["definition"], uploads)
 
@@ -129,7 +130,7 @@ class DefinitionCache:
         """Keep the build and a copy of ``objects``; returns it with those copies as its uploads."""
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=self.root))
-        s3 = session.client("s3")
+        s3 = client(session, "s3")
         unique = list(dict.fromkeys(objects))
         (staging / "objects").mkdir()
         for number, (bucket, object_key) in enumerate(unique):

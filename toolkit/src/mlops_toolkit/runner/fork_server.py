@@ -20,7 +20,9 @@ By default the server outlives the run and later runs reuse it (see ``warm_serve
 
 Protocol, over a Unix socket: the runner sends a length-prefixed JSON request with two file
 descriptors attached (stdout, stderr); the server answers ``{"pid": n}`` once the child is
-forked and ``{"status": code}`` once it has been reaped. One step at a time, as the runner runs.
+forked and ``{"status": code}`` once it has been reaped. One step at a time per server: a step
+that becomes ready while another runs in a child (steps run side by side as in SageMaker) starts
+as a fresh process instead of waiting.
 """
 
 from __future__ import annotations
@@ -247,6 +249,7 @@ class ForkedStep:
 
     def __init__(self, client: ForkServer, pid: int) -> None:
         self._client, self.pid, self.returncode = client, pid, None
+        self._released = False
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
@@ -255,10 +258,21 @@ class ForkedStep:
                 reply, _ = _receive(self._client.sock)
             except TimeoutError:
                 raise subprocess.TimeoutExpired(str(self.pid), timeout or 0.0) from None
+            except (EOFError, OSError):
+                # The server is gone mid-step: later steps start as fresh processes.
+                self._client.broken = True
+                self._release()
+                raise
             finally:
                 self._client.sock.settimeout(None)
             self.returncode = int(reply["status"])
+            self._release()
         return self.returncode
+
+    def _release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._client.release()
 
     def kill(self) -> None:
         if self.returncode is None:
@@ -272,7 +286,8 @@ class ForkServer:
 
     def __init__(self, env: dict[str, str], idle: float | None = None) -> None:
         self.env = dict(env)
-        self._lock = threading.Lock()
+        # Held from a step's request until its exit status is read: one step at a time.
+        self._busy = threading.Lock()
         self.broken = False
         self.process: subprocess.Popen | None = None
         idle = warm_server.idle_seconds() if idle is None else idle
@@ -312,16 +327,23 @@ class ForkServer:
         return load_time_variables(env) == load_time_variables(self.env)
 
     def start(self, command: list[str], cwd: Path, env: dict[str, str], stdout, stderr_fd: int):
-        """Fork the step; None when the server is gone (the caller starts a process instead)."""
+        """Fork the step; None when the server is gone or busy with another step (the caller
+        starts a process instead)."""
+        if not self._busy.acquire(blocking=False):
+            return None
         request = {"argv": command[1:], "cwd": str(cwd), "env": env}
-        with self._lock:
-            try:
-                _send(self.sock, request, [stdout.fileno(), stderr_fd])
-                reply, _ = _receive(self.sock)
-            except (EOFError, OSError):
-                self.broken = True
-                return None
+        try:
+            _send(self.sock, request, [stdout.fileno(), stderr_fd])
+            reply, _ = _receive(self.sock)
+        except (EOFError, OSError):
+            self.broken = True
+            self._busy.release()
+            return None
         return ForkedStep(self, int(reply["pid"]))
+
+    def release(self) -> None:
+        """The running step's status was read (or never will be): the next may start."""
+        self._busy.release()
 
     def close(self) -> None:
         """End this run's session (a warm server then waits for the next run)."""

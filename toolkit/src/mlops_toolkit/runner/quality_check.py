@@ -15,18 +15,21 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from mlops_toolkit.aws import newest_approved_package
 from mlops_toolkit.errors import StepFailed, UnsupportedStepError
 from mlops_toolkit.monitoring import baseline_source
-from mlops_toolkit.monitoring.drift_check import Shape, check, violations_document
-from mlops_toolkit.monitoring.monitor_stats import Table, statistics, suggest_constraints
 from mlops_toolkit.runner.context import StepContext, StepOutcome
 from mlops_toolkit.runner.processing import stage_inputs
 from mlops_toolkit.runner.workspace import container_path
+
+# The statistics need numpy: imported when a check step runs rather than when local-run starts
+# (a tenth of a second of its start-up), while the step beside it (training) runs.
+if TYPE_CHECKING:
+    from mlops_toolkit.monitoring.monitor_stats import Table
 
 DATA_QUALITY = "DATA_QUALITY"
 STATISTICS, CONSTRAINTS, VIOLATIONS = (
@@ -45,6 +48,8 @@ def flag(value: Any, name: str, step: str) -> bool:
 
 
 def read_dataset(folder: Path, header: bool, step: str) -> Table:
+    from mlops_toolkit.monitoring.monitor_stats import Table
+
     rows: list[list[str]] = []
     names: list[str] | None = None
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -99,6 +104,8 @@ def write_json(folder: Path, name: str, document: dict) -> None:
 
 
 def _compare(table: Table, previous: tuple[str, str], ctx: StepContext, out: Path) -> list:
+    from mlops_toolkit.monitoring.drift_check import Shape, check, violations_document
+
     baseline = baseline_source.load(*previous, ctx.store.read)
     shape = Shape({len(table.names): table.row_count})
     found = check(baseline.statistics, baseline.constraints, table, shape)
@@ -109,6 +116,8 @@ def _compare(table: Table, previous: tuple[str, str], ctx: StepContext, out: Pat
 
 def compute_baseline(arguments: dict[str, Any], ctx: StepContext) -> tuple[Table, Path, str]:
     """The baselining job: the dataset's statistics and suggested constraints, in its output."""
+    from mlops_toolkit.monitoring.monitor_stats import statistics, suggest_constraints
+
     header = dataset_header(arguments, ctx.name)
     stage_inputs(arguments, ctx)
     dataset = container_path(ctx.workspace, arguments["Environment"]["dataset_source"])

@@ -1,20 +1,26 @@
-"""Execute a pipeline definition on this machine, step by step, in dependency order.
+"""Execute a pipeline definition on this machine, in dependency order.
 
 The steps, their order, their arguments and the branches all come from the definition the SDK
 generated (read with ``mlops_toolkit.definition.step_graph``), never from a second description of
 the DAG, so a step added, renamed or rewired in the pipeline's code runs locally as it would in
-SageMaker. Steps run one at a time; the first failure (or a Fail step) ends the run.
+SageMaker. As in SageMaker, every step whose upstream steps have succeeded starts at once (up to
+``max_parallel_steps``, SageMaker's MaxParallelExecutionSteps): a data-quality check runs beside
+the training that does not wait for it. After the first failure (or a Fail step) no further step
+starts; the steps already running finish, and the run fails.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import string
+import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +29,7 @@ from typing import Any
 import boto3
 
 from mlops_toolkit.artifacts import ArtifactStore, LocalObject
-from mlops_toolkit.aws import CLIENT_CONFIG
+from mlops_toolkit.aws import LazyClient, client
 from mlops_toolkit.definition import StepNode, step_graph
 from mlops_toolkit.errors import LocalRunError, StepFailed, UnsupportedStepError
 from mlops_toolkit.runner.conditions import evaluate_all
@@ -33,6 +39,7 @@ from mlops_toolkit.runner.expressions import Resolver, RunState
 from mlops_toolkit.runner.processing import run_processing
 from mlops_toolkit.runner.quality_check import run_quality_check
 from mlops_toolkit.runner.registry import run_register
+from mlops_toolkit.runner.scripts import stop_running_scripts
 from mlops_toolkit.runner.summary import (
     FAILED,
     NOT_EXECUTED,
@@ -56,6 +63,11 @@ SUPPORTED_STEP_TYPES = (
     "Fail",
 )
 _ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def default_parallel_steps() -> int:
+    """One step per core, at most four: on a laptop, more only makes each of them slower."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def new_execution_id() -> str:
@@ -113,6 +125,8 @@ class RunOptions:
     tags: list[dict[str, str]] = field(default_factory=list)
     # S3 objects (by URI) a local file may hold the bytes of: staged from that file if so.
     local_objects: dict[str, LocalObject] = field(default_factory=dict)
+    # How many steps may run at once; 1 runs them one after another.
+    max_parallel_steps: int = field(default_factory=default_parallel_steps)
 
 
 class LocalRun:
@@ -130,11 +144,9 @@ class LocalRun:
         self.options = options
         self.layout = RunLayout(options.run_dir)
         self.reporter = reporter or Reporter()
-        self.sagemaker = session.client("sagemaker", config=CLIENT_CONFIG)
-        self.store = ArtifactStore(
-            session.client("s3", config=CLIENT_CONFIG), known=options.local_objects
-        )
-        self.account = session.client("sts", config=CLIENT_CONFIG).get_caller_identity()["Account"]
+        self.sagemaker = LazyClient(session, "sagemaker")
+        self.store = ArtifactStore(client(session, "s3"), known=options.local_objects)
+        self.account = client(session, "sts").get_caller_identity()["Account"]
         self.summary = self._new_summary(parameters)
         self.state = RunState(
             parameters=parameters, execution=self._execution_variables(), read_s3=self.store.read
@@ -144,6 +156,8 @@ class LocalRun:
         self.summary.steps = list(self.records.values())
         # Condition name → the branch it took (the step names on that branch).
         self.taken: dict[str, list[str]] = {}
+        # Steps run on worker threads: resolving arguments reads what finished steps recorded.
+        self._state_lock = threading.Lock()
 
     def _new_summary(self, parameters: dict[str, Any]) -> RunSummary:
         arn = (
@@ -174,9 +188,7 @@ class LocalRun:
         self.layout.root.mkdir(parents=True, exist_ok=True)
         self.layout.definition_file.write_text(json.dumps(self.definition, indent=2), "utf-8")
         try:
-            while (node := self._next_step()) is not None:
-                if not self._run_step(node):
-                    break
+            self._run_all()
         except KeyboardInterrupt:
             self._mark_stopped()
             raise
@@ -199,19 +211,53 @@ class LocalRun:
         self.summary.seconds = round(seconds, 3)
         self.summary.write(self.layout.summary_file)
 
-    def _next_step(self) -> StepNode | None:
-        """The first step, in definition order, whose upstream steps are all done."""
+    def _run_all(self) -> None:
+        """Start every ready step (up to the limit), and again each time one ends; after a
+        failure start nothing more and let the running steps finish."""
+        limit = max(1, self.options.max_parallel_steps)
+        running: dict[Future, str] = {}
+        failed = False
+        with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="step") as pool:
+            try:
+                while True:
+                    for node in [] if failed else self._ready_steps(limit - len(running)):
+                        # Claimed here, so the next pass does not start it again.
+                        self.records[node.name].started_at = now_iso()
+                        running[pool.submit(self._run_step, node)] = node.name
+                    if not running:
+                        return
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        del running[future]
+                        failed |= not future.result()
+            except KeyboardInterrupt:
+                # Ctrl-C reaches this thread only: stop the steps' processes so their threads end.
+                stop_running_scripts()
+                raise
+
+    def _ready_steps(self, room: int) -> Iterator[StepNode]:
+        """Up to ``room`` unclaimed steps, in definition order, whose upstream steps all
+        succeeded; on the way, marks the steps no branch taken can reach."""
+        marked = True
+        while marked:  # a step marked not executed may leave steps after it unreachable
+            marked = False
+            for name, node in self.nodes.items():
+                record = self.records[name]
+                if record.status != NOT_STARTED or record.started_at:
+                    continue
+                upstream = [self.records[d].status for d in node.depends_on]
+                if NOT_EXECUTED in upstream or self._off_branch(name):
+                    self._mark_not_executed(record, "(branch not taken)")
+                    marked = True
         for name, node in self.nodes.items():
             record = self.records[name]
-            if record.status != NOT_STARTED:
+            if room <= 0:
+                return
+            if record.status != NOT_STARTED or record.started_at:
                 continue
-            upstream = [self.records[d].status for d in node.depends_on]
-            if NOT_EXECUTED in upstream or self._off_branch(name):
-                self._mark_not_executed(record, "(branch not taken)")
-                continue
-            if all(status == SUCCEEDED for status in upstream):
-                return node
-        return None
+            if all(self.records[d].status == SUCCEEDED for d in node.depends_on):
+                room -= 1
+                yield node
 
     def _off_branch(self, name: str) -> bool:
         for condition, node in self.nodes.items():
@@ -269,15 +315,19 @@ class LocalRun:
         }
         return executors[node.type](node, ctx)
 
+    def _resolve(self, value: Any) -> Any:
+        with self._state_lock:
+            return self.resolver.resolve(value)
+
     def _arguments(self, node: StepNode) -> dict[str, Any]:
-        return self.resolver.resolve(node.raw.get("Arguments", {}))
+        return self._resolve(node.raw.get("Arguments", {}))
 
     def _check_fields(self, node: StepNode) -> dict[str, Any]:
         """A check step's settings sit beside its Arguments (SkipCheck, baselines, group)."""
-        return self.resolver.resolve({k: v for k, v in node.raw.items() if k != "Arguments"})
+        return self._resolve({k: v for k, v in node.raw.items() if k != "Arguments"})
 
     def _condition(self, node: StepNode, ctx: StepContext) -> StepOutcome:
-        outcomes = evaluate_all(node.raw["Arguments"].get("Conditions", []), self.resolver.resolve)
+        outcomes = evaluate_all(node.raw["Arguments"].get("Conditions", []), self._resolve)
         holds = all(outcome.result for outcome in outcomes)
         self.taken[node.name] = node.if_steps if holds else node.else_steps
         ctx.log(f"# conditions {'hold' if holds else 'do not hold'}: {outcomes}")
@@ -285,17 +335,19 @@ class LocalRun:
         return StepOutcome({"Outcome": str(holds).lower()}, details=details)
 
     def _fail(self, node: StepNode, ctx: StepContext) -> StepOutcome:
-        message = self.resolver.resolve(node.raw.get("Arguments", {}).get("ErrorMessage", ""))
+        message = self._resolve(node.raw.get("Arguments", {}).get("ErrorMessage", ""))
         ctx.log(f"# Fail step reached: {message}")
         raise StepFailed(str(message) or f"the pipeline reached the Fail step {node.name}")
 
     def _record_success(self, node: StepNode, record: StepRecord, outcome: StepOutcome) -> None:
-        record.status = SUCCEEDED
         record.outputs, record.details = outcome.outputs, outcome.details
-        self.state.properties[node.name] = outcome.properties
-        self.state.property_files[node.name] = outcome.property_files
         for name, path in outcome.property_files.items():
             try:
                 record.property_files[name] = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError) as error:
                 record.property_files[name] = {"error": f"cannot read {path}: {error}"}
+        with self._state_lock:
+            self.state.properties[node.name] = outcome.properties
+            self.state.property_files[node.name] = outcome.property_files
+            # Last: a step that waits for this one may start as soon as it reads Succeeded.
+            record.status = SUCCEEDED

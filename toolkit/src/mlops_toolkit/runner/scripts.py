@@ -19,6 +19,18 @@ MAX_DETAIL_CHARS = 2000
 # default of spinning while it waits (XGBoost, scikit-learn) then turns a 2 s training into 5 to
 # 25 s on two busy cores; sleeping instead gives the same model. A value the user set wins.
 SHARED_MACHINE_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+# Steps run on worker threads and Ctrl-C reaches only the main thread (and not at all a child of
+# the fork server, in its own session): the runner stops these processes itself.
+_running: set = set()
+_running_lock = threading.Lock()
+
+
+def stop_running_scripts() -> None:
+    """Kill every step process running now (their ``run_script`` calls then return)."""
+    with _running_lock:
+        processes = list(_running)
+    for process in processes:
+        process.kill()
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,8 @@ def run_script(run: ScriptRun, label: str) -> None:
         process, stderr = _start(run, env, log, label)
         reader = threading.Thread(target=_tee, args=(stderr, log, stderr_lines))
         reader.start()
+        with _running_lock:
+            _running.add(process)
         try:
             returncode = process.wait(timeout=run.timeout)
         except subprocess.TimeoutExpired:
@@ -99,6 +113,8 @@ def run_script(run: ScriptRun, label: str) -> None:
             raise
         finally:
             process.wait()
+            with _running_lock:
+                _running.discard(process)
             reader.join()
             stderr.close()
     if returncode != 0:
