@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -313,3 +316,23 @@ def test_a_wrong_number_of_parallel_steps_is_named(elsewhere, capsys):
     assert "--max-parallel-steps: expected a whole number of at least 1, not '0'" in (
         capsys.readouterr().err
     )
+
+
+def test_ctrl_c_stops_the_running_step_and_leaves_its_summary(
+    stand_in, account, elsewhere, tmp_path
+):
+    def interrupt_once_counting() -> None:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "meet" / "CountRows").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # What Ctrl-C does: the signal reaches the main thread, which waits on the step threads.
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_counting, daemon=True).start()
+    # CountRows waits up to 30 s for a SumValues that never starts beside it.
+    code, summary = run_meeting_steps(stand_in, account, tmp_path, "--max-parallel-steps", "1")
+
+    assert code == 130
+    assert summary["status"] == "Stopped"
+    assert statuses(summary)["CountRows"] == "Stopped"
+    assert statuses(summary)["SumValues"] == "NotStarted"

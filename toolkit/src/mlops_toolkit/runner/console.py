@@ -10,10 +10,24 @@ from rich.markup import escape
 from rich.status import Status
 from rich.table import Table
 
-from mlops_toolkit.runner.summary import FAILED, NOT_EXECUTED, SUCCEEDED, RunSummary, StepRecord
+from mlops_toolkit.runner.summary import (
+    FAILED,
+    NOT_EXECUTED,
+    NOT_STARTED,
+    STOPPED,
+    SUCCEEDED,
+    RunSummary,
+    StepRecord,
+)
 
-_STYLE = {SUCCEEDED: "green", FAILED: "bold red", NOT_EXECUTED: "dim", "NotStarted": "dim"}
-_MARK = {SUCCEEDED: "✔", FAILED: "✘", NOT_EXECUTED: "–", "NotStarted": "·"}
+_STYLE = {
+    SUCCEEDED: "green",
+    FAILED: "bold red",
+    NOT_EXECUTED: "dim",
+    NOT_STARTED: "dim",
+    STOPPED: "yellow",
+}
+_MARK = {SUCCEEDED: "✔", FAILED: "✘", NOT_EXECUTED: "–", NOT_STARTED: "·", STOPPED: "■"}
 
 
 class Reporter:

@@ -158,6 +158,7 @@ class LocalRun:
         self.taken: dict[str, list[str]] = {}
         # Steps run on worker threads: resolving arguments reads what finished steps recorded.
         self._state_lock = threading.Lock()
+        self._interrupted = threading.Event()
 
     def _new_summary(self, parameters: dict[str, Any]) -> RunSummary:
         arn = (
@@ -231,7 +232,9 @@ class LocalRun:
                         del running[future]
                         failed |= not future.result()
             except KeyboardInterrupt:
-                # Ctrl-C reaches this thread only: stop the steps' processes so their threads end.
+                # Ctrl-C reaches this thread only: stop the steps' processes so their threads end
+                # (leaving the pool waits for them).
+                self._interrupted.set()
                 stop_running_scripts()
                 raise
 
@@ -284,6 +287,8 @@ class LocalRun:
             self._context(node).log(traceback.format_exc())
         else:
             self._record_success(node, record, outcome)
+        if record.status == FAILED and self._interrupted.is_set():
+            record.status, record.message = STOPPED, "interrupted while running"
         record.seconds = round(time.monotonic() - started, 3)
         self.reporter.step_finished(record)
         return record.status == SUCCEEDED
