@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, TextIO
 
 from mlops_template.aws_rules import NAME_RULES, name_violation
+from mlops_template.deployments import DEPLOYMENTS
 from mlops_template.frameworks import FRAMEWORKS
 from mlops_template.git_hosts import (
     CI_CHOICES,
@@ -54,6 +55,8 @@ DEFAULT_REGION = "us-east-1"
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved")
 BOOTSTRAP_CHOICES = ("no", "yes")
 TUNING_CHOICES = ("no", "yes")
+CRON_RE = re.compile(r"cron\(([0-9A-Za-z*?,/#L-]+(?: [0-9A-Za-z*?,/#L-]+)*)\)")
+RATE_RE = re.compile(r"rate\([1-9][0-9]{0,3} (minute|minutes|hour|hours|day|days)\)")
 JINJA_MARKERS = ("{{", "{%", "{#")
 PROJECT_NAME_MAX = 100
 DESCRIPTION_MAX = 256
@@ -182,6 +185,8 @@ def _field_checks(answers: Mapping[str, object]) -> dict[str, Check]:
         ),
         "framework": _check_framework,
         "hyperparameter_tuning": _check_tuning_choice,
+        "deployment": _check_deployment,
+        "batch_schedule": _check_batch_schedule,
         "processing_instance_type": _check_instance_type,
         "training_instance_type": _check_instance_type,
         "mse_threshold": _check_mse_threshold,
@@ -477,6 +482,36 @@ def _check_tuning_choice(value: str) -> Finding | None:
         "answer no to train once with hyperparameters.json, or yes for a tuning job over "
         "hyperparameter_ranges.json in every pipeline run",
     )
+
+
+def _check_deployment(value: str) -> Finding | None:
+    if value in DEPLOYMENTS:
+        return None
+    return Finding(
+        f"is not one of {', '.join(DEPLOYMENTS)}",
+        "answer realtime for an endpoint per stage, batch for a scheduled batch transform per "
+        "stage, or both; see docs/batch.md",
+    )
+
+
+def _check_batch_schedule(value: str) -> Finding | None:
+    # EventBridge Scheduler's forms; the schedule is created even for realtime (disabled and
+    # unused there), so a bad answer is refused whatever the deployment.
+    if RATE_RE.fullmatch(value) or _is_scheduler_cron(value):
+        return None
+    return Finding(
+        "is not an EventBridge Scheduler expression",
+        "write cron(minutes hours day-of-month month day-of-week year) with ? in day-of-month "
+        "or day-of-week, e.g. cron(0 2 * * ? *) for 02:00 UTC daily, or rate(N hours|days)",
+    )
+
+
+def _is_scheduler_cron(value: str) -> bool:
+    match = CRON_RE.fullmatch(value)
+    if match is None:
+        return False
+    fields = match.group(1).split(" ")
+    return len(fields) == 6 and "?" in (fields[2], fields[4]) and fields[2] != fields[4]
 
 
 def _check_bootstrap_choice(value: str) -> Finding | None:
