@@ -1,13 +1,16 @@
 """How the approved model serves predictions (the ``deployment`` answer), and how the generated
 model-deploy repository is trimmed to it.
 
-``realtime`` is the endpoint per stage the deploy repository always had; ``batch`` adds a batch
-transform stack per stage (a SageMaker pipeline with one Transform step, its data-quality
-schedule and drift alarm) and ``both`` runs the two side by side. The CI/CD stack takes the
-answer as its ``Deployment`` parameter (from ``cicd/resources.json``) and builds only what it
-needs through CloudFormation Conditions; the files that differ live here:
+``realtime`` is the endpoint per stage the deploy repository always had; ``batch`` deploys instead
+a batch transform per stage (a SageMaker pipeline with one Transform step, its data-quality
+schedule and drift alarm); ``both`` deploys one stage stack holding the two. The CI/CD stack
+(``cicd/cicd-stack.yml``) is the same for every answer: its pipeline deploys whatever
+``template-export.yml`` the deploy build packages, and the bootstrap adds ``cicd/batch-stack.yml``
+for ``batch`` and ``both`` (the schedule, the run on each prod deploy, the retrain rule, and the
+grants batch adds to the CI/CD stack's roles). The files that differ live here:
 
-- batch-only files, deleted for ``realtime`` so its output is the endpoint project unchanged;
+- batch files, deleted for ``realtime`` so its output is the endpoint project unchanged
+  (``merge-templates.jq`` is kept for ``both`` only);
 - buildspec variants ``<name>_<deployment>.yml`` beside ``<name>.yml``: the chosen one replaces
   the realtime buildspec, the others are deleted.
 
@@ -27,7 +30,10 @@ BATCH_FILES = (
     Path("staging-batch-config.json"),
     Path("prod-batch-config.json"),
     Path("test/batch_test.py"),
+    Path("cicd/batch-stack.yml"),
 )
+# Only ``both`` merges the endpoint and batch templates into one stage template.
+BOTH_FILES = (Path("merge-templates.jq"),)
 BUILDSPECS = (Path("buildspec.yml"), Path("test/buildspec.yml"))
 
 
@@ -46,9 +52,11 @@ def select_deployment(repo_dir: Path, deployment: str) -> None:
         raise DeploymentSelectionError(
             f"deployment {deployment!r} is not one of {', '.join(DEPLOYMENTS)}"
         )
-    if deployment == "realtime":
-        for relative in BATCH_FILES:
-            (repo_dir / relative).unlink(missing_ok=True)
+    unused = BATCH_FILES + BOTH_FILES if deployment == "realtime" else ()
+    if deployment == "batch":
+        unused = BOTH_FILES
+    for relative in unused:
+        (repo_dir / relative).unlink(missing_ok=True)
     for buildspec in BUILDSPECS:
         chosen = repo_dir / variant(buildspec, deployment)
         if chosen.is_file():

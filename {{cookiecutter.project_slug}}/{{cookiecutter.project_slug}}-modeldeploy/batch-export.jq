@@ -1,21 +1,27 @@
-# The batch stack's template configuration for one stage, from that stage's endpoint export
-# (build.py: the model version, its baselines and the alarm built on them) and its batch
-# settings (<stage>-batch-config.json). Run by buildspec.yml:
-#   jq -s --arg bucket "$ARTIFACT_BUCKET" -f batch-export.jq \
-#     staging-config-export.json staging-batch-config.json > staging-batch-config-export.json
-# The settings file comes first so it can set only its own parameters; an unknown one fails
-# the stack update, which names it.
+# The stage's template configuration for the batch transform, from that stage's endpoint export
+# (build.py: the model version, its baselines, the monitor's settings) and the batch settings
+# (<stage>-batch-config.json). buildspec.yml runs it as
+#   jq -s --arg bucket "$ARTIFACT_BUCKET" --arg deployment batch -f batch-export.jq \
+#     staging-config-export.json staging-batch-config.json
+# With deployment "batch" only the parameters batch-transform-template.yml declares are kept (a
+# parameter the template lacks fails the deploy); with "both" the stack is the endpoint and the
+# batch templates merged, so every endpoint parameter stays.
+def shared: [
+  "ProjectSlug", "StageName", "ModelPackageArn", "ModelPackageVersion", "ModelExecutionRoleArn",
+  "SourceCommit", "OwnerTeam", "DataCaptureKmsKeyId", "EnableMonitoring",
+  "MonitoringScheduleExpression", "MonitoringInstanceType", "MonitorImageUri",
+  "BaselineStatisticsS3Uri", "BaselineConstraintsS3Uri", "DriftFeatureNames",
+  "DriftAlarmThreshold"
+];
 .[0] as $export
 | .[1] as $settings
+| $export.Parameters as $endpoint
 | {
     Parameters: (
-      $settings.Parameters
-      + ($export.Parameters | {
-          ProjectSlug, StageName, ModelPackageArn, ModelPackageVersion, ModelExecutionRoleArn,
-          SourceCommit, OwnerTeam, MonitorImageUri, BaselineStatisticsS3Uri,
-          BaselineConstraintsS3Uri, DriftFeatureNames, DriftAlarmThreshold, NotificationTopicArn
-        })
-      + {BatchName: ($export.Parameters.EndpointName + "-batch"), ArtifactBucket: $bucket}
+      (if $deployment == "both" then $endpoint
+       else $endpoint | with_entries(select(.key as $key | shared | index($key))) end)
+      + $settings.Parameters
+      + {BatchName: ($endpoint.EndpointName + "-batch"), ArtifactBucket: $bucket}
     ),
     Tags: (($settings.Tags // {}) + $export.Tags)
   }

@@ -49,14 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--build-config",
         type=Path,
-        default=_env("BATCH_BUILD_CONFIG"),
-        help="staging batch config export (BATCH_BUILD_CONFIG; required)",
+        default=_env("BUILD_CONFIG"),
+        help="staging config export (BUILD_CONFIG; required)",
     )
     add(
         "--export-test-results",
         type=Path,
-        default=Path(_env("EXPORT_BATCH_TEST_RESULTS") or "batch-test-results.json"),
-        help="results file to write (EXPORT_BATCH_TEST_RESULTS; default: %(default)s)",
+        default=Path(_env("EXPORT_TEST_RESULTS") or "batch-test-results.json"),
+        help="results file to write (EXPORT_TEST_RESULTS; default: %(default)s)",
     )
     add("--sample", type=Path, default=HERE / "sample-payload.csv", help="raw rows to transform")
     add("--timeout-seconds", type=float, default=3600.0, help="wait for the transform this long")
@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 def read_batch_config(path: Path | None) -> dict[str, str]:
     """The parameters the staging batch stack was deployed with (batch-export.jq's output)."""
     if path is None:
-        raise InputError("BATCH_BUILD_CONFIG is not set: set it or pass --build-config")
+        raise InputError("BUILD_CONFIG is not set: set it or pass --build-config")
     try:
         parameters = json.loads(path.read_text(encoding="utf-8")).get("Parameters") or {}
     except (OSError, ValueError, AttributeError) as error:
