@@ -185,7 +185,7 @@ def _field_checks(answers: Mapping[str, object]) -> dict[str, Check]:
         ),
         "framework": _check_framework,
         "hyperparameter_tuning": _check_tuning_choice,
-        "deployment": _check_deployment,
+        "deployment": functools.partial(_check_deployment, ci=answers.get("ci")),
         "batch_schedule": _check_batch_schedule,
         "processing_instance_type": _check_instance_type,
         "training_instance_type": _check_instance_type,
@@ -484,9 +484,18 @@ def _check_tuning_choice(value: str) -> Finding | None:
     )
 
 
-def _check_deployment(value: str) -> Finding | None:
+def _check_deployment(value: str, ci: object) -> Finding | None:
     if value in DEPLOYMENTS:
-        return None
+        if value == "realtime" or ci != "github-actions":
+            return None
+        # The batch grants go to CodePipeline's roles (cicd/batch-stack.yml); the workflows'
+        # roles in github-actions-stack.yml have none of them yet.
+        return Finding(
+            "needs ci=codepipeline: the GitHub Actions workflows do not deploy or test a batch "
+            "transform yet",
+            "choose deployment=realtime with ci=github-actions, or ci=codepipeline for batch "
+            "or both (see docs/batch.md)",
+        )
     return Finding(
         f"is not one of {', '.join(DEPLOYMENTS)}",
         "answer realtime for an endpoint per stage, batch for a scheduled batch transform per "

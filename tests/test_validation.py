@@ -428,6 +428,18 @@ def test_deployment_rejected(choice: str) -> None:
     assert "docs/batch.md" in problem.fix
 
 
+@pytest.mark.parametrize("deployment", ["batch", "both"])
+def test_batch_with_github_actions_is_refused(deployment: str) -> None:
+    github = {**THIRD_PARTY["github"], "ci": "github-actions"}
+    problem = only_problem("deployment", deployment=deployment, **github)
+    assert problem.rule.startswith("needs ci=codepipeline")
+    assert "deployment=realtime" in problem.fix and "ci=codepipeline" in problem.fix
+
+
+def test_realtime_with_github_actions_is_accepted() -> None:
+    assert problems(deployment="realtime", **THIRD_PARTY["github"], ci="github-actions") == []
+
+
 @pytest.mark.parametrize(
     "schedule",
     ["cron(0 2 * * ? *)", "cron(15 */6 ? * MON-FRI *)", "rate(1 day)", "rate(12 hours)"],
