@@ -30,6 +30,14 @@ def print_plan(project: Project, account_id: str, plan: list[tuple[Step, Finding
                 "3 workflow roles, the approval trigger (with a token)",
                 indent=4,
             )
+        elif step.key == "batch-stack":
+            _line(
+                out,
+                "which holds",
+                "batch grants for the CI/CD roles, the prod batch schedule and its role, "
+                "a run on each prod deploy, retraining on batch drift",
+                indent=4,
+            )
     names = project.names
     print("  Created later by the pipelines themselves:", file=out)
     _line(out, "SageMaker pipeline", project.pipeline_name)
