@@ -206,6 +206,7 @@ def physical_id(stack: DeployedStack, logical_id: str, resource: Mapping[str, An
         "AWS::SageMaker::Endpoint": "EndpointName",
         "AWS::SageMaker::MonitoringSchedule": "MonitoringScheduleName",
         "AWS::SageMaker::DataQualityJobDefinition": "JobDefinitionName",
+        "AWS::SageMaker::Pipeline": "PipelineName",
         "AWS::CloudWatch::Alarm": "AlarmName",
         "AWS::Events::ApiDestination": "Name",
         "AWS::Events::Connection": "Name",
@@ -273,6 +274,9 @@ def roles(stack: DeployedStack) -> dict[str, Principal]:
     for res in stack.of_type("AWS::IAM::Policy").values():
         for role_ref in res["Properties"].get("Roles", []):
             role_name = role_ref["Ref"] if isinstance(role_ref, dict) else role_ref
+            if role_name in stack.template.get("Parameters", {}):
+                # A role of another stack, named by a parameter (cicd/batch-stack.yml).
+                continue
             policies[role_name].append(stack.resolve(res["Properties"]["PolicyDocument"]))
     return {
         name: Principal(
