@@ -210,6 +210,7 @@ def physical_id(stack: DeployedStack, logical_id: str, resource: Mapping[str, An
         "AWS::CloudWatch::Alarm": "AlarmName",
         "AWS::Events::ApiDestination": "Name",
         "AWS::Events::Connection": "Name",
+        "AWS::Scheduler::Schedule": "Name",
     }
     if kind == "AWS::SNS::Topic":
         # A topic's Ref is its ARN.
@@ -247,6 +248,9 @@ def arn_of(stack: DeployedStack, logical_id: str, resource: Mapping[str, Any]) -
         ),
         "AWS::Events::Connection": (
             f"arn:{PARTITION}:events:{region}:{account}:connection/{name}/{EVENTS_ID}"
+        ),
+        "AWS::Scheduler::Schedule": (
+            f"arn:{PARTITION}:scheduler:{region}:{account}:schedule/default/{name}"
         ),
     }
     if kind not in formats:
