@@ -31,10 +31,13 @@ BATCH_FILES = (
     Path("prod-batch-config.json"),
     Path("test/batch_test.py"),
     Path("cicd/batch-stack.yml"),
+    Path("tests/test_batch_test.py"),
 )
 # Only ``both`` merges the endpoint and batch templates into one stage template.
 BOTH_FILES = (Path("merge-templates.jq"),)
 BUILDSPECS = (Path("buildspec.yml"), Path("test/buildspec.yml"))
+# The deploy repo's test of its buildspecs, for batch and both (it reads which from the files).
+BUILDSPEC_TESTS = (Path("tests/test_buildspecs.py"), Path("tests/test_buildspecs_batch.py"))
 
 
 class DeploymentSelectionError(Exception):
@@ -57,6 +60,10 @@ def select_deployment(repo_dir: Path, deployment: str) -> None:
         unused = BOTH_FILES
     for relative in unused:
         (repo_dir / relative).unlink(missing_ok=True)
+    test, batch_test = (repo_dir / path for path in BUILDSPEC_TESTS)
+    if deployment != "realtime" and batch_test.is_file():
+        batch_test.replace(test)
+    batch_test.unlink(missing_ok=True)
     for buildspec in BUILDSPECS:
         chosen = repo_dir / variant(buildspec, deployment)
         if chosen.is_file():

@@ -16,7 +16,14 @@ from cfnlint.api import ManualArgs, lint
 from cfnlint.decode import decode
 from conftest import render_project
 
-from mlops_template.deployments import BATCH_FILES, BOTH_FILES, BUILDSPECS, DEPLOYMENTS, variant
+from mlops_template.deployments import (
+    BATCH_FILES,
+    BOTH_FILES,
+    BUILDSPEC_TESTS,
+    BUILDSPECS,
+    DEPLOYMENTS,
+    variant,
+)
 
 needs_jq = pytest.mark.skipif(shutil.which("jq") is None, reason="jq runs in CodeBuild")
 
@@ -45,6 +52,8 @@ def test_realtime_renders_no_batch_file(repos):
     assert not [path for path in BATCH_FILES + BOTH_FILES if (repo / path).exists()]
     leftovers = [variant(b, d) for b in BUILDSPECS for d in DEPLOYMENTS]
     assert not [path for path in leftovers if (repo / path).exists()]
+    assert not (repo / BUILDSPEC_TESTS[1]).exists()
+    assert "batch_test.py" not in (repo / BUILDSPEC_TESTS[0]).read_text()
     project = json.loads((repo / "cicd" / "resources.json").read_text())["project"]
     assert "deployment" not in project and "batch_schedule" not in project
 
@@ -63,6 +72,9 @@ def test_batch_and_both_render_the_batch_files_and_their_buildspecs(repos, deplo
     assert "python test/batch_test.py" in staging_test
     assert ("merge-templates.jq" in build) == (deployment == "both")
     assert ("python test/test.py" in staging_test) == (deployment == "both")
+    # The deploy repo's own test of its buildspecs is the batch one.
+    assert not (repo / BUILDSPEC_TESTS[1]).exists()
+    assert "batch_test.py" in (repo / BUILDSPEC_TESTS[0]).read_text()
     project = json.loads((repo / "cicd" / "resources.json").read_text())["project"]
     assert project["deployment"] == deployment
     assert project["batch_schedule"] == "cron(30 1 * * ? *)"
