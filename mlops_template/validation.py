@@ -56,7 +56,10 @@ APPROVAL_STATUSES = ("PendingManualApproval", "Approved")
 BOOTSTRAP_CHOICES = ("no", "yes")
 TUNING_CHOICES = ("no", "yes")
 CRON_RE = re.compile(r"cron\(([0-9A-Za-z*?,/#L-]+(?: [0-9A-Za-z*?,/#L-]+)*)\)")
-RATE_RE = re.compile(r"rate\([1-9][0-9]{0,3} (minute|minutes|hour|hours|day|days)\)")
+# EventBridge wants the singular unit for 1 and the plural for more: rate(1 day), rate(2 days).
+RATE_RE = re.compile(
+    r"rate\((1 (?:minute|hour|day)|(?:[2-9]|[1-9][0-9]{1,3}) (?:minutes|hours|days))\)"
+)
 JINJA_MARKERS = ("{{", "{%", "{#")
 PROJECT_NAME_MAX = 100
 DESCRIPTION_MAX = 256
@@ -504,14 +507,15 @@ def _check_deployment(value: str, ci: object) -> Finding | None:
 
 
 def _check_batch_schedule(value: str) -> Finding | None:
-    # EventBridge Scheduler's forms; the schedule is created even for realtime (disabled and
-    # unused there), so a bad answer is refused whatever the deployment.
+    # EventBridge Scheduler's forms. Only batch and both use it, but a wrong answer is refused
+    # whatever the deployment: changing the deployment later must not meet an old mistake.
     if RATE_RE.fullmatch(value) or _is_scheduler_cron(value):
         return None
     return Finding(
         "is not an EventBridge Scheduler expression",
         "write cron(minutes hours day-of-month month day-of-week year) with ? in day-of-month "
-        "or day-of-week, e.g. cron(0 2 * * ? *) for 02:00 UTC daily, or rate(N hours|days)",
+        "or day-of-week, e.g. cron(0 2 * * ? *) for 02:00 UTC daily, or rate(1 day), "
+        "rate(12 hours)",
     )
 
 

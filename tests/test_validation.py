@@ -456,6 +456,8 @@ def test_batch_schedule_accepted(schedule: str) -> None:
         "cron(0 2 ? * ? *)",  # both are
         "rate(0 days)",
         "rate(1 week)",
+        "rate(1 days)",  # EventBridge wants the singular for 1
+        "rate(2 day)",
         "0 2 * * ?",
         "",
     ],

@@ -17,7 +17,8 @@ from mlops_toolkit.bootstrap.project import Project
 from mlops_toolkit.bootstrap.stack import StackSpec, describe_stack, stack_step
 from mlops_toolkit.bootstrap.steps import Context, Step
 
-BATCH_DEPLOYMENTS = ("batch", "both")
+DEPLOYMENTS = ("realtime", "batch", "both")
+BATCH_DEPLOYMENTS = DEPLOYMENTS[1:]
 TEMPLATE_NAME = "batch-stack.yml"
 STACK_KEY = "batch-stack"
 SCHEDULE_STATE_ENV = "MLOPS_BATCH_SCHEDULE_STATE"
@@ -65,13 +66,18 @@ def stack_parameters(project: Project, bucket: str, role_names: dict[str, str]) 
 
 def batch_steps(ctx: Context) -> list[Step]:
     """After the CI/CD stack: the batch stack, for batch and both."""
+    deployment = ctx.project.settings.get("deployment", "realtime")
+    if deployment not in DEPLOYMENTS:
+        raise ConfigError(
+            f"cicd/resources.json: project.deployment is {deployment!r}; use one of "
+            f"{', '.join(DEPLOYMENTS)} (the deploy repository's files were generated for one)"
+        )
     if not uses_batch(ctx.project):
         return []
     if uses_github_actions(ctx.project):
         raise ConfigError(
-            "cicd/resources.json: deployment="
-            f"{ctx.project.settings['deployment']} needs ci=codepipeline (the GitHub Actions "
-            "workflows do not deploy a batch transform); see docs/batch.md"
+            f"cicd/resources.json: deployment={deployment} needs ci=codepipeline (the GitHub "
+            "Actions workflows do not deploy a batch transform); see docs/batch.md"
         )
     spec = StackSpec(
         STACK_KEY, stack_name(ctx.project), ctx.project.cicd_dir / TEMPLATE_NAME, _parameters
