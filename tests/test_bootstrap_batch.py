@@ -1,7 +1,7 @@
 """`mlops-bootstrap` for deployment=batch against the stand-in, once: after the CI/CD stack, the
 batch stack (cicd/batch-stack.yml) with its grants attached to the CI/CD stack's roles by name and
-the prod schedule ENABLED; a second run changes nothing, one with MLOPS_BATCH_SCHEDULE_STATE=DISABLED
-switches the schedule off; teardown removes both stacks.
+the prod schedule ENABLED; a second run changes nothing, one with
+MLOPS_BATCH_SCHEDULE_STATE=DISABLED switches the schedule off; teardown removes both stacks.
 
 The runs are recorded, so the same run also checks the IAM contract of whoever bootstraps: the
 rendered cicd/bootstrap-policy.json allows every call and every handler permission of both
