@@ -152,6 +152,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
 
 def test_the_bootstrap_deploys_the_batch_stack_with_the_schedule_on(runs: Runs) -> None:
     assert "the prod batch schedule" in runs.first  # the plan says what the stack holds
+    assert f"{SLUG}-staging-batch, {SLUG}-prod-batch" in runs.first
+    assert "endpoints" not in runs.first
     assert runs.parameters["BatchScheduleState"] == "ENABLED"
     assert runs.parameters["BatchScheduleExpression"] == SCHEDULE
     assert runs.parameters["ProdStackName"] == f"{SLUG}-deploy-prod"

@@ -42,7 +42,12 @@ def print_plan(project: Project, account_id: str, plan: list[tuple[Step, Finding
     print("  Created later by the pipelines themselves:", file=out)
     _line(out, "SageMaker pipeline", project.pipeline_name)
     _line(out, "deploy stacks", f"{names['staging_stack']}, {names['prod_stack']}")
-    _line(out, "endpoints", f"{names['staging_endpoint']}, {names['prod_endpoint']}")
+    deployment = project.settings.get("deployment", "realtime")
+    if deployment != "batch":
+        _line(out, "endpoints", f"{names['staging_endpoint']}, {names['prod_endpoint']}")
+    if deployment != "realtime":
+        batch = f"{names['staging_endpoint']}-batch, {names['prod_endpoint']}-batch"
+        _line(out, "batch pipelines", batch)
     print("", file=out)
 
 
