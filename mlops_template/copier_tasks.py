@@ -22,6 +22,7 @@ def run(operation: str, subproject: str, answers: dict[str, object], destination
         sys.path.insert(0, str(TEMPLATE_ROOT))
     from mlops_template import post_gen
     from mlops_template.ci_files import select_ci
+    from mlops_template.deployments import DEFAULT_DEPLOYMENT, select_deployment
     from mlops_template.frameworks import DEFAULT_FRAMEWORK, select_framework
     from mlops_template.resources_file import write_resources_file
 
@@ -38,6 +39,8 @@ def run(operation: str, subproject: str, answers: dict[str, object], destination
         # An update of the whole folder is refused by Copier itself (it is not a git repo).
         return 0
     if subproject == "modeldeploy":
+        # Like the framework: every render, so an update compares renders of one deployment.
+        select_deployment(destination, str(answers.get("deployment", DEFAULT_DEPLOYMENT)))
         write_resources_file(destination, answers)
     if operation == "copy":
         print(

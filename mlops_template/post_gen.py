@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import TextIO
 
 from mlops_template.ci_files import select_ci
+from mlops_template.deployments import DEFAULT_DEPLOYMENT, select_deployment
 from mlops_template.frameworks import DEFAULT_FRAMEWORK, select_framework
 from mlops_template.git_hosts import CODEPIPELINE
 from mlops_template.rerender import rerender_reason
@@ -73,6 +74,7 @@ def _post_generate(
     select_framework(repo_dirs[0], str(answers.get("framework", DEFAULT_FRAMEWORK)))
     for repo, repo_dir in zip(REPOS, repo_dirs, strict=True):
         select_ci(repo_dir, repo, str(answers.get("ci", CODEPIPELINE)))
+    select_deployment(deploy_dir, str(answers.get("deployment", DEFAULT_DEPLOYMENT)))
     reason = rerender_reason(answers, project_dir, repo_dirs, env)
     # The names file is plain output of the template: re-renders refresh it like any other file.
     write_resources_file(deploy_dir, answers)

@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from mlops_template.deployments import DEFAULT_BATCH_SCHEDULE, DEFAULT_DEPLOYMENT
 from mlops_template.git_hosts import CODECOMMIT, default_remote
 from mlops_template.names import derived_names
 
@@ -29,6 +30,12 @@ def resources_data(answers: Mapping[str, object]) -> dict[str, object]:
     project = {key: str(answers[key]) for key in PROJECT_KEYS}
     # Only the CI/CD stack's grants depend on it (a tuning job's permissions).
     project["hyperparameter_tuning"] = str(answers.get("hyperparameter_tuning", "no"))
+    # The CI/CD stack's Deployment parameter and the batch schedule; absent means realtime, so
+    # a realtime project's file is what it was before batch existed.
+    deployment = str(answers.get("deployment", DEFAULT_DEPLOYMENT))
+    if deployment != DEFAULT_DEPLOYMENT:
+        project["deployment"] = deployment
+        project["batch_schedule"] = str(answers.get("batch_schedule", DEFAULT_BATCH_SCHEDULE))
     names = derived_names(project["project_slug"], project["aws_region"], ACCOUNT_PLACEHOLDER)
     data: dict[str, object] = {
         "_comment": (

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, TextIO
 
 from mlops_template.aws_rules import NAME_RULES, name_violation
+from mlops_template.deployments import DEPLOYMENTS
 from mlops_template.frameworks import FRAMEWORKS
 from mlops_template.git_hosts import (
     CI_CHOICES,
@@ -54,6 +55,11 @@ DEFAULT_REGION = "us-east-1"
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved")
 BOOTSTRAP_CHOICES = ("no", "yes")
 TUNING_CHOICES = ("no", "yes")
+CRON_RE = re.compile(r"cron\(([0-9A-Za-z*?,/#L-]+(?: [0-9A-Za-z*?,/#L-]+)*)\)")
+# EventBridge wants the singular unit for 1 and the plural for more: rate(1 day), rate(2 days).
+RATE_RE = re.compile(
+    r"rate\((1 (?:minute|hour|day)|(?:[2-9]|[1-9][0-9]{1,3}) (?:minutes|hours|days))\)"
+)
 JINJA_MARKERS = ("{{", "{%", "{#")
 PROJECT_NAME_MAX = 100
 DESCRIPTION_MAX = 256
@@ -182,6 +188,8 @@ def _field_checks(answers: Mapping[str, object]) -> dict[str, Check]:
         ),
         "framework": _check_framework,
         "hyperparameter_tuning": _check_tuning_choice,
+        "deployment": functools.partial(_check_deployment, ci=answers.get("ci")),
+        "batch_schedule": _check_batch_schedule,
         "processing_instance_type": _check_instance_type,
         "training_instance_type": _check_instance_type,
         "mse_threshold": _check_mse_threshold,
@@ -477,6 +485,46 @@ def _check_tuning_choice(value: str) -> Finding | None:
         "answer no to train once with hyperparameters.json, or yes for a tuning job over "
         "hyperparameter_ranges.json in every pipeline run",
     )
+
+
+def _check_deployment(value: str, ci: object) -> Finding | None:
+    if value in DEPLOYMENTS:
+        if value == "realtime" or ci != "github-actions":
+            return None
+        # The batch grants go to CodePipeline's roles (cicd/batch-stack.yml); the workflows'
+        # roles in github-actions-stack.yml have none of them yet.
+        return Finding(
+            "needs ci=codepipeline: the GitHub Actions workflows do not deploy or test a batch "
+            "transform yet",
+            "choose deployment=realtime with ci=github-actions, or ci=codepipeline for batch "
+            "or both (see docs/batch.md)",
+        )
+    return Finding(
+        f"is not one of {', '.join(DEPLOYMENTS)}",
+        "answer realtime for an endpoint per stage, batch for a scheduled batch transform per "
+        "stage, or both; see docs/batch.md",
+    )
+
+
+def _check_batch_schedule(value: str) -> Finding | None:
+    # EventBridge Scheduler's forms. Only batch and both use it, but a wrong answer is refused
+    # whatever the deployment: changing the deployment later must not meet an old mistake.
+    if RATE_RE.fullmatch(value) or _is_scheduler_cron(value):
+        return None
+    return Finding(
+        "is not an EventBridge Scheduler expression",
+        "write cron(minutes hours day-of-month month day-of-week year) with ? in day-of-month "
+        "or day-of-week, e.g. cron(0 2 * * ? *) for 02:00 UTC daily, or rate(1 day), "
+        "rate(12 hours)",
+    )
+
+
+def _is_scheduler_cron(value: str) -> bool:
+    match = CRON_RE.fullmatch(value)
+    if match is None:
+        return False
+    fields = match.group(1).split(" ")
+    return len(fields) == 6 and "?" in (fields[2], fields[4]) and fields[2] != fields[4]
 
 
 def _check_bootstrap_choice(value: str) -> Finding | None:

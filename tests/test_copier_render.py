@@ -27,7 +27,8 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return template_snapshot(tmp_path_factory.mktemp("template"))
 
 
-# A third-party git host adds a resources.json section and a cicd/README.md section.
+# A third-party git host adds a resources.json section and a cicd/README.md section; deployment
+# both adds the batch files.
 RENDERED = {
     **ANSWER_SETS,
     "gitlab-subgroup": {
@@ -36,6 +37,8 @@ RENDERED = {
         "modeldeploy_repository": "deploy.models",
     },
     "github-actions": GITHUB_ACTIONS,
+    # Batch files, buildspec variants and README sections chosen after rendering.
+    "deployment-both": {"deployment": "both", "batch_schedule": "rate(6 hours)"},
 }
 
 

@@ -12,6 +12,7 @@ import pytest
 from cookiecutter.main import cookiecutter
 
 from mlops_template.ci_files import CI_FILES
+from mlops_template.deployments import BUILDSPECS, DEFAULT_DEPLOYMENT, variant
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 DEPLOY_DIR = (
@@ -73,10 +74,13 @@ def tool(name: str) -> str:
     return found
 
 
-@pytest.fixture(scope="module", params=["codepipeline", "github-actions"])
+@pytest.fixture(scope="module", params=["codepipeline", "github-actions", "deployment-batch"])
 def deploy_repo(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
     if request.param == "codepipeline":
         return render(tmp_path_factory.mktemp("default"))
+    if request.param == "deployment-batch":
+        # Its buildspecs and their test, the batch stage template and test/batch_test.py.
+        return render(tmp_path_factory.mktemp("batch"), deployment="batch")
     return render(
         tmp_path_factory.mktemp("github-actions"),
         git_host="github",
@@ -137,7 +141,12 @@ def test_code_and_templates_are_copied_verbatim(deploy_repo: Path, relative: str
     if any(relative == other or relative.startswith(f"{other}/") for other in others):
         assert not (deploy_repo / relative).exists(), relative
         return
-    assert (deploy_repo / relative).read_bytes() == (DEPLOY_DIR / relative).read_bytes()
+    deployment = resources["project"].get("deployment", DEFAULT_DEPLOYMENT)
+    source = Path(relative)
+    if deployment != DEFAULT_DEPLOYMENT and source in BUILDSPECS:
+        # The answer's buildspec variant is the one kept under the buildspec's name.
+        source = variant(source, deployment)
+    assert (deploy_repo / relative).read_bytes() == (DEPLOY_DIR / source).read_bytes()
 
 
 def test_free_text_answers_reach_project_json_as_data(tmp_path: Path) -> None:

@@ -29,6 +29,8 @@ BASE_ANSWERS = {
     "owner_team": "ml-platform",
     "bootstrap_aws": "no",
     "hyperparameter_tuning": "no",
+    "deployment": "realtime",
+    "batch_schedule": "cron(0 2 * * ? *)",
     "git_host": "codecommit",
     "ci": "codepipeline",
     "git_owner": "",

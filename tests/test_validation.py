@@ -46,6 +46,8 @@ VALID = {
     "git_owner": "",
     "modelbuild_repository": "abalone-age-predictor-modelbuild",
     "modeldeploy_repository": "abalone-age-predictor-modeldeploy",
+    "deployment": "realtime",
+    "batch_schedule": "cron(0 2 * * ? *)",
 }
 FIELDS = tuple(VALID)
 LONGEST_REGION = max(complete_regions(None), key=len)
@@ -412,6 +414,58 @@ def test_tuning_choice_rejected(choice: str) -> None:
     problem = only_problem("hyperparameter_tuning", hyperparameter_tuning=choice)
     assert problem.rule == "is not yes or no"
     assert "hyperparameter_ranges.json" in problem.fix
+
+
+@pytest.mark.parametrize("choice", ["realtime", "batch", "both"])
+def test_deployment_accepted(choice: str) -> None:
+    assert problems(deployment=choice) == []
+
+
+@pytest.mark.parametrize("choice", ["Batch", "real-time", "endpoint", ""])
+def test_deployment_rejected(choice: str) -> None:
+    problem = only_problem("deployment", deployment=choice)
+    assert problem.rule == "is not one of realtime, batch, both"
+    assert "docs/batch.md" in problem.fix
+
+
+@pytest.mark.parametrize("deployment", ["batch", "both"])
+def test_batch_with_github_actions_is_refused(deployment: str) -> None:
+    github = {**THIRD_PARTY["github"], "ci": "github-actions"}
+    problem = only_problem("deployment", deployment=deployment, **github)
+    assert problem.rule.startswith("needs ci=codepipeline")
+    assert "deployment=realtime" in problem.fix and "ci=codepipeline" in problem.fix
+
+
+def test_realtime_with_github_actions_is_accepted() -> None:
+    assert problems(deployment="realtime", **THIRD_PARTY["github"], ci="github-actions") == []
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    ["cron(0 2 * * ? *)", "cron(15 */6 ? * MON-FRI *)", "rate(1 day)", "rate(12 hours)"],
+)
+def test_batch_schedule_accepted(schedule: str) -> None:
+    assert problems(batch_schedule=schedule) == []
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        "cron(0 2 * * *)",  # five fields: a Unix cron, not EventBridge's
+        "cron(0 2 * * * *)",  # neither day field is ?
+        "cron(0 2 ? * ? *)",  # both are
+        "rate(0 days)",
+        "rate(1 week)",
+        "rate(1 days)",  # EventBridge wants the singular for 1
+        "rate(2 day)",
+        "0 2 * * ?",
+        "",
+    ],
+)
+def test_batch_schedule_rejected(schedule: str) -> None:
+    problem = only_problem("batch_schedule", batch_schedule=schedule)
+    assert problem.rule == "is not an EventBridge Scheduler expression"
+    assert "cron(0 2 * * ? *)" in problem.fix
 
 
 @pytest.mark.parametrize("field", ["processing_instance_type", "training_instance_type"])

@@ -44,6 +44,7 @@ ROLE_PROPERTIES: Mapping[str, tuple[str, str]] = {
     "AWS::CodeBuild::Project": ("ServiceRole", "codebuild.amazonaws.com"),
     "AWS::CodePipeline::Pipeline": ("RoleArn", "codepipeline.amazonaws.com"),
     "AWS::Events::Rule": ("Targets[].RoleArn", "events.amazonaws.com"),
+    "AWS::Scheduler::Schedule": ("Target.RoleArn", "scheduler.amazonaws.com"),
 }
 
 
@@ -71,8 +72,11 @@ def resource_arns(stack: DeployedStack, logical_id: str, resource: Mapping[str, 
     kind = resource["Type"]
     properties = stack.resolve(resource.get("Properties", {}))
     if kind == "AWS::IAM::Policy":
+        # A role of this stack, or one another stack made, named by a parameter.
         return [
             arn_of(stack, name["Ref"], stack.resources[name["Ref"]])
+            if name["Ref"] in stack.resources
+            else f"arn:{PARTITION}:iam::{stack.account}:role/{stack.resolve(name)}"
             for name in resource["Properties"]["Roles"]
         ]
     if kind == "AWS::S3::BucketPolicy":
@@ -91,6 +95,9 @@ def passed_roles(stack: DeployedStack, resource: Mapping[str, Any]) -> list[tupl
     if path.endswith("[].RoleArn"):
         items = properties.get(path.split("[]")[0], [])
         return [(item["RoleArn"], service) for item in items if "RoleArn" in item]
+    if "." in path:
+        parent, key = path.split(".")
+        return [(properties[parent][key], service)]
     return [(properties[path], service)]
 
 

@@ -552,6 +552,10 @@ UNUSED_HANDLER_PERMISSIONS: dict[tuple[str, str], tuple[str, Any]] = {
             "KmsKeyId" not in props and "KmsKeyId" not in props.get("DataCaptureConfig", {})
         ),
     ),
+    ("AWS::SageMaker::Pipeline", "s3:GetObject"): (
+        "only for a definition in S3 (PipelineDefinitionS3Location)",
+        lambda props: "PipelineDefinitionS3Location" not in props.get("PipelineDefinition", {}),
+    ),
     ("AWS::ApplicationAutoScaling::ScalableTarget", "iam:PassRole"): (
         "only for a RoleARN; without one the service-linked role is used",
         lambda props: "RoleARN" not in props,
@@ -584,6 +588,7 @@ OWN_RESOURCE_TYPE = {
     "AWS::SageMaker::Endpoint": "endpoint",
     "AWS::SageMaker::DataQualityJobDefinition": "data-quality-job-definition",
     "AWS::SageMaker::MonitoringSchedule": "monitoring-schedule",
+    "AWS::SageMaker::Pipeline": "pipeline",
     "AWS::CloudWatch::Alarm": "alarm",
     "AWS::ApplicationAutoScaling::ScalableTarget": "ScalableTarget",
     "AWS::ApplicationAutoScaling::ScalingPolicy": "ScalableTarget",

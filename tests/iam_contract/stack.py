@@ -206,9 +206,11 @@ def physical_id(stack: DeployedStack, logical_id: str, resource: Mapping[str, An
         "AWS::SageMaker::Endpoint": "EndpointName",
         "AWS::SageMaker::MonitoringSchedule": "MonitoringScheduleName",
         "AWS::SageMaker::DataQualityJobDefinition": "JobDefinitionName",
+        "AWS::SageMaker::Pipeline": "PipelineName",
         "AWS::CloudWatch::Alarm": "AlarmName",
         "AWS::Events::ApiDestination": "Name",
         "AWS::Events::Connection": "Name",
+        "AWS::Scheduler::Schedule": "Name",
     }
     if kind == "AWS::SNS::Topic":
         # A topic's Ref is its ARN.
@@ -247,6 +249,9 @@ def arn_of(stack: DeployedStack, logical_id: str, resource: Mapping[str, Any]) -
         "AWS::Events::Connection": (
             f"arn:{PARTITION}:events:{region}:{account}:connection/{name}/{EVENTS_ID}"
         ),
+        "AWS::Scheduler::Schedule": (
+            f"arn:{PARTITION}:scheduler:{region}:{account}:schedule/default/{name}"
+        ),
     }
     if kind not in formats:
         raise ContractGap(f"the ARN of {logical_id} ({kind})")
@@ -273,6 +278,9 @@ def roles(stack: DeployedStack) -> dict[str, Principal]:
     for res in stack.of_type("AWS::IAM::Policy").values():
         for role_ref in res["Properties"].get("Roles", []):
             role_name = role_ref["Ref"] if isinstance(role_ref, dict) else role_ref
+            if role_name in stack.template.get("Parameters", {}):
+                # A role of another stack, named by a parameter (cicd/batch-stack.yml).
+                continue
             policies[role_name].append(stack.resolve(res["Properties"]["PolicyDocument"]))
     return {
         name: Principal(

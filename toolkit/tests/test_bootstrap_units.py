@@ -17,7 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
-from mlops_toolkit.bootstrap import errors, faults, gitrepo, policy, remote, removers
+from mlops_toolkit.bootstrap import batch, errors, faults, gitrepo, policy, remote, removers
 from mlops_toolkit.bootstrap import stack as cfn
 from mlops_toolkit.bootstrap.project import find_deploy_repo, load_project
 from mlops_toolkit.bootstrap.state import State, load_state
@@ -398,3 +398,46 @@ def test_host_remotes_come_from_resources_json_or_the_pattern(tmp_path, monkeypa
     monkeypatch.setenv(remote.REMOTE_ENV, "/srv/{repo}.git")
     # The pattern takes the host's repository name, not the local folder's.
     assert remote.host_remote(git, "modeldeploy").url == "/srv/deploy.git"
+
+
+# ---------------------------------------------------------------- deployment=batch|both
+
+
+def _with_deployment(tmp_path: Path, **settings: str) -> Context:
+    repo = write_deploy_repo(tmp_path)
+    resources = repo / "cicd" / "resources.json"
+    data = json.loads(resources.read_text())
+    data["project"].update(settings)
+    resources.write_text(json.dumps(data))
+    state = State(tmp_path / ".mlops-bootstrap.json")
+    return Context(load_project(repo), FakeAws(), state, ACCOUNT, "custom", io.StringIO())
+
+
+def test_a_realtime_project_has_no_batch_step(tmp_path):
+    assert batch.batch_steps(context(tmp_path)) == []
+
+
+def test_a_batch_project_deploys_the_batch_stack_after_reading_the_cicd_roles(
+    tmp_path, monkeypatch
+):
+    monkeypatch.delenv(batch.SCHEDULE_STATE_ENV, raising=False)
+    ctx = _with_deployment(tmp_path, deployment="batch", batch_schedule="rate(1 day)")
+    (step,) = batch.batch_steps(ctx)
+    assert (step.key, step.name) == ("batch-stack", f"{SLUG}-cicd-batch")
+    roles = {"SageMakerExecutionRoleName": "r1", "CloudFormationRoleName": "r2"}
+    parameters = batch.stack_parameters(ctx.project, "bucket-1", roles)
+    assert parameters["BatchScheduleExpression"] == "rate(1 day)"
+    assert parameters["BatchScheduleState"] == "ENABLED"
+    assert parameters["ProdEndpointName"] == f"{SLUG}-prod-endpoint"
+    assert parameters["SageMakerPipelineArnName"] == f"{SLUG}-training"
+    monkeypatch.setenv(batch.SCHEDULE_STATE_ENV, "DISABLED")
+    assert batch.stack_parameters(ctx.project, "b", roles)["BatchScheduleState"] == "DISABLED"
+    monkeypatch.setenv(batch.SCHEDULE_STATE_ENV, "off")
+    with pytest.raises(errors.ConfigError, match="use ENABLED or DISABLED"):
+        batch.stack_parameters(ctx.project, "b", roles)
+
+
+def test_an_unknown_deployment_in_resources_json_is_refused(tmp_path):
+    ctx = _with_deployment(tmp_path, deployment="Batch")
+    with pytest.raises(errors.ConfigError, match="project.deployment is 'Batch'"):
+        batch.batch_steps(ctx)

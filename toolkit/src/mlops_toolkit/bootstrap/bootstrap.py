@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from mlops_toolkit.bootstrap.awsclients import Aws
+from mlops_toolkit.bootstrap.batch import batch_steps
 from mlops_toolkit.bootstrap.connection import connection_steps
 from mlops_toolkit.bootstrap.console import confirm, require_consent
 from mlops_toolkit.bootstrap.errors import BootstrapError
@@ -38,10 +39,12 @@ def identify(aws: Aws, region: str) -> tuple[str, str]:
 def build_steps(ctx: Context) -> list[Step]:
     # Order matters: the pipelines' first automatic run needs the code already pushed, and a git
     # host's pipelines need their connection usable (its handshake done) before that. GitHub
-    # Actions needs no connection, and its stack reads the CI/CD stack's outputs: it comes last.
+    # Actions needs no connection, and its stack reads the CI/CD stack's outputs: it comes last,
+    # as does the batch stack, which attaches grants to the CI/CD stack's roles.
     connected = ctx.project.git is not None and not uses_github_actions(ctx.project)
     first = connection_steps(ctx) if connected else []
-    return [*first, *repository_steps(ctx), registry_step(ctx), stack_step(ctx), *github_steps(ctx)]
+    steps = [*first, *repository_steps(ctx), registry_step(ctx), stack_step(ctx)]
+    return [*steps, *github_steps(ctx), *batch_steps(ctx)]
 
 
 def survey(ctx: Context, steps: list[Step]) -> list[tuple[Step, Finding]]:

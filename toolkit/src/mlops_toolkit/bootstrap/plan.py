@@ -30,11 +30,24 @@ def print_plan(project: Project, account_id: str, plan: list[tuple[Step, Finding
                 "3 workflow roles, the approval trigger (with a token)",
                 indent=4,
             )
+        elif step.key == "batch-stack":
+            _line(
+                out,
+                "which holds",
+                "batch grants for the CI/CD roles, the prod batch schedule and its role, "
+                "a run on each prod deploy, retraining on batch drift",
+                indent=4,
+            )
     names = project.names
     print("  Created later by the pipelines themselves:", file=out)
     _line(out, "SageMaker pipeline", project.pipeline_name)
     _line(out, "deploy stacks", f"{names['staging_stack']}, {names['prod_stack']}")
-    _line(out, "endpoints", f"{names['staging_endpoint']}, {names['prod_endpoint']}")
+    deployment = project.settings.get("deployment", "realtime")
+    if deployment != "batch":
+        _line(out, "endpoints", f"{names['staging_endpoint']}, {names['prod_endpoint']}")
+    if deployment != "realtime":
+        batch = f"{names['staging_endpoint']}-batch, {names['prod_endpoint']}-batch"
+        _line(out, "batch pipelines", batch)
     print("", file=out)
 
 

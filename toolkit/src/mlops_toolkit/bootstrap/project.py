@@ -36,7 +36,11 @@ PROJECT_KEYS = (
     "model_package_group_name",
 )
 # Answers that a resources.json written before them lacks: the value keeps its stack as it was.
-OPTIONAL_PROJECT_KEYS = {"hyperparameter_tuning": "no"}
+OPTIONAL_PROJECT_KEYS = {
+    "hyperparameter_tuning": "no",
+    "deployment": "realtime",
+    "batch_schedule": "cron(0 2 * * ? *)",
+}
 NAME_KEYS = (
     "modelbuild_repo",
     "modeldeploy_repo",

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from botocore.exceptions import ClientError
 
-from mlops_toolkit.bootstrap import github_actions, removers
+from mlops_toolkit.bootstrap import batch, github_actions, removers
 from mlops_toolkit.bootstrap.connection import CONNECTION_KEY, connection_name, find_ours
 from mlops_toolkit.bootstrap.console import confirm, require_consent
 from mlops_toolkit.bootstrap.errors import error_code
@@ -48,6 +48,9 @@ def survey(ctx: Context) -> list[Target]:
         ("SageMaker endpoint", names["staging_endpoint"], _endpoint),
         ("SageMaker pipeline", ctx.project.pipeline_name, _pipeline),
         *_github_actions_lookups(ctx),
+        # After the deploy stacks (its grants let CloudFormation delete their batch resources),
+        # before the CI/CD stack (its policies are attached to that stack's roles).
+        *_batch_lookups(ctx),
         ("CloudFormation stack", names["cicd_stack"], _cicd_stack),
         ("S3 bucket", _bucket_name(ctx), _bucket),
         ("Model package group", ctx.project.model_package_group, _group),
@@ -133,6 +136,12 @@ def _github_actions_lookups(
         ("CloudFormation stack", github_actions.stack_name(ctx.project), _cicd_stack),
         ("Secrets Manager secret", github_actions.token_secret_name(ctx.project), _secret),
     ]
+
+
+def _batch_lookups(ctx: Context) -> list[tuple[str, str, Callable[[Context, str], Target | None]]]:
+    if not batch.uses_batch(ctx.project):
+        return []
+    return [("CloudFormation stack", batch.stack_name(ctx.project), _cicd_stack)]
 
 
 def _secret(ctx: Context, name: str) -> Target | None:
