@@ -56,6 +56,7 @@ clean-template-tree:
 PYTEST_WORKERS ?= auto
 
 test: venv tools iam-simulator workflow-lint clean-template-tree
+	@command -v jq >/dev/null || { echo "make test needs jq (apt-get install jq, brew install jq): the deploy repository's buildspecs run it, as CodeBuild's image has it" >&2; exit 2; }
 	$(VENV_PY) -m pytest tests -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)

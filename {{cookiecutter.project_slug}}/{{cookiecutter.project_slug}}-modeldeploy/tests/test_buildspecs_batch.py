@@ -118,6 +118,8 @@ def test_deploy_buildspec_writes_valid_configurations_of_the_stage_template(
     ]
     template, matches = decode(str(tmp_path / "template-export.yml"))
     assert template is not None, matches
+    # What CreateStack takes as a body (both: the merge is written compact to stay under it).
+    assert (tmp_path / "template-export.yml").stat().st_size <= 51_200
     assert ("Endpoint" in template["Resources"]) == BOTH
     assert "TransformPipeline" in template["Resources"]
     for stage in ("staging", "prod"):
