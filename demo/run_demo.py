@@ -94,7 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     timings: list[tuple[str, float]] = []
     with ExitStack() as cleanup:
         ctx = DemoContext(
-            output_dir, args.input_data.resolve(), console, cleanup, framework=args.framework
+            output_dir,
+            args.input_data.resolve(),
+            console,
+            cleanup,
+            framework=args.framework,
+            deployment=args.deployment,
         )
         try:
             run_stages(ctx, timings, DEMO_STAGES[args.deployment])

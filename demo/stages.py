@@ -53,6 +53,7 @@ class DemoContext:
     console: Console
     cleanup: ExitStack
     framework: str = "xgboost"
+    deployment: str = "realtime"
     project: RenderedProject | None = None
     aws: Any = None  # mlops_toolkit.stand_in.EmbeddedAws
     role_arn: str = ""
@@ -83,9 +84,13 @@ def check_sample_data(ctx: DemoContext) -> None:
 
 
 def render_project(ctx: DemoContext) -> None:
-    ctx.project = render(ctx.output_dir, framework=ctx.framework)
+    ctx.project = render(ctx.output_dir, framework=ctx.framework, deployment=ctx.deployment)
     import_generated(ctx.project)
-    ctx.console.print(f"  rendered {ctx.project.root} (framework: {ctx.framework})", soft_wrap=True)
+    ctx.console.print(
+        f"  rendered {ctx.project.root} (framework: {ctx.framework}, "
+        f"deployment: {ctx.deployment})",
+        soft_wrap=True,
+    )
 
 
 def start_stand_in(ctx: DemoContext) -> None:

@@ -26,8 +26,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from conftest import render_project
-from moto.cloudformation.exceptions import ValidationError as CloudFormationValidationError
-from moto.cloudformation.models import CloudFormationBackend
+from mlops_toolkit.stand_in import teach_stack_resource_lookup
 from moto.core.responses import EmptyResult
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.responses import SageMakerResponse
@@ -74,7 +73,7 @@ class StandIn:
 @contextmanager
 def stand_in() -> Iterator[StandIn]:
     _teach_model_package_deletion()
-    _teach_stack_resource_lookup()
+    teach_stack_resource_lookup()
     warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
     # moto logs every resource type its CloudFormation skips, werkzeug every request.
     for noisy in ("moto", "werkzeug"):
@@ -90,25 +89,6 @@ def stand_in() -> Iterator[StandIn]:
         yield aws
     finally:
         server.stop()
-
-
-def _teach_stack_resource_lookup() -> None:
-    """DescribeStackResource (the batch stack's role names): moto's walks every resource of the
-    stack and fails on the ones its CloudFormation skipped (CodeBuild, CodePipeline), which it
-    keeps as None."""
-
-    def describe_stack_resource(
-        self: CloudFormationBackend, stack_name: str, logical_resource_id: str
-    ) -> tuple[Any, Any]:
-        stack = self.get_stack(stack_name)
-        for resource in stack.stack_resources:
-            if resource is not None and resource.logical_resource_id == logical_resource_id:
-                return stack, resource
-        raise CloudFormationValidationError(
-            stack_name, f"Resource {logical_resource_id} does not exist for stack {stack_name}"
-        )
-
-    CloudFormationBackend.describe_stack_resource = describe_stack_resource
 
 
 def _teach_model_package_deletion() -> None:

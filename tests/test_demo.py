@@ -70,6 +70,9 @@ def test_batch_demo_transforms_reads_drift_from_its_capture_and_retrains(tmp_pat
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert "Demo finished" in result.stdout
+    # A deployment=batch project: the bootstrap deployed the batch CI/CD stack beside the main one.
+    assert "deployment: batch" in result.stdout
+    assert "stack abalone-age-predictor-cicd-batch: CREATE_COMPLETE" in result.stdout
     # The endpoint's stages did not run: no endpoint, no staging test.
     assert not (output_dir / "staging-test-results.json").exists()
     assert "Serve the newest approved version" not in result.stdout

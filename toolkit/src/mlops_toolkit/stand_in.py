@@ -14,6 +14,7 @@ import os
 import threading
 import urllib.request
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -55,6 +56,28 @@ class Provisioned:
     bucket: str
 
 
+def teach_stack_resource_lookup() -> None:
+    """DescribeStackResource, which the bootstrap calls for the CI/CD stack's role names (batch):
+    moto's walks every resource of the stack and fails on those its CloudFormation skipped
+    (CodeBuild, CodePipeline), which it keeps as None. This one passes over them. The server runs
+    in this process, so patching its backend class here is what it serves."""
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import CloudFormationBackend
+
+    def describe_stack_resource(
+        self: CloudFormationBackend, stack_name: str, logical_resource_id: str
+    ) -> tuple[Any, Any]:
+        stack = self.get_stack(stack_name)
+        for resource in stack.stack_resources:
+            if resource is not None and resource.logical_resource_id == logical_resource_id:
+                return stack, resource
+        raise ValidationError(
+            stack_name, f"Resource {logical_resource_id} does not exist for stack {stack_name}"
+        )
+
+    CloudFormationBackend.describe_stack_resource = describe_stack_resource
+
+
 class EmbeddedAws:
     """Start with ``start()`` (or ``with``); ``stop()`` puts the environment back as it was."""
 
@@ -89,6 +112,7 @@ class EmbeddedAws:
         # The server logs every request (and a traceback for each call moto does not implement)
         # through werkzeug; clients see those errors anyway, and the logs would drown the output.
         logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
+        teach_stack_resource_lookup()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         updates = self.environment()
