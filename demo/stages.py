@@ -87,8 +87,7 @@ def render_project(ctx: DemoContext) -> None:
     ctx.project = render(ctx.output_dir, framework=ctx.framework, deployment=ctx.deployment)
     import_generated(ctx.project)
     ctx.console.print(
-        f"  rendered {ctx.project.root} (framework: {ctx.framework}, "
-        f"deployment: {ctx.deployment})",
+        f"  rendered {ctx.project.root} (framework: {ctx.framework}, deployment: {ctx.deployment})",
         soft_wrap=True,
     )
 

@@ -210,6 +210,26 @@ def test_the_command_stops_an_early_server_no_run_adopted(own_server, monkeypatc
     assert len(spawned) == 1 and spawned[0].process.returncode is not None
 
 
+def test_ctrl_c_before_the_run_exits_130_without_a_traceback(own_server, monkeypatch, capsys):
+    from mlops_toolkit.runner import __main__ as command
+    from mlops_toolkit.runner import cli
+
+    spawned: list[fork_server.ForkServer] = []
+    real = fork_server.ForkServer
+    monkeypatch.setattr(
+        fork_server, "ForkServer", lambda env: spawned.append(real(env)) or spawned[-1]
+    )
+
+    def interrupted(argv):
+        raise KeyboardInterrupt  # as Ctrl-C while the pipeline is being built
+
+    monkeypatch.setattr(cli, "main", interrupted)
+
+    assert command.main([]) == 130
+    assert capsys.readouterr().err == "Interrupted before the run started.\n"
+    assert len(spawned) == 1 and spawned[0].process.returncode is not None
+
+
 def test_the_command_starts_the_server_before_importing_anything_heavy():
     # What local-run imports before spawning the server delays every step library import.
     probe = (

@@ -16,6 +16,9 @@ from typing import NoReturn
 from mlops_toolkit.runner import fork_server
 from mlops_toolkit.runner.scripts import base_environment
 
+# The shell's convention for Ctrl-C (cli.EXIT_INTERRUPTED; cli is not imported yet here).
+EXIT_INTERRUPTED = 130
+
 
 def main(argv: list[str] | None = None) -> int:
     fork_server.start_early(base_environment())
@@ -23,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
         from mlops_toolkit.runner import cli
 
         return cli.main(argv)
+    except KeyboardInterrupt:
+        # Before any step started (importing, building the pipeline, starting the stand-in): no
+        # run to summarise, and a traceback of whatever was importing says nothing.
+        print("Interrupted before the run started.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         # Adopted by the run unless the arguments were wrong, asked for --help or turned it off.
         fork_server.discard_early()
