@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -12,6 +15,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import yaml
 from botocore.config import Config
 from cfnlint.decode.decode import decode
 
@@ -226,3 +230,29 @@ def upload_baselines(constraints: dict[str, Any] | str) -> None:
     body = constraints if isinstance(constraints, str) else json.dumps(constraints)
     s3.put_object(Bucket=BUCKET, Key=f"{BASELINE_PREFIX}/constraints.json", Body=body)
     s3.put_object(Bucket=BUCKET, Key=f"{BASELINE_PREFIX}/statistics.json", Body="{}")
+
+
+def load_buildspec(relative: str) -> dict[str, Any]:
+    return yaml.safe_load((REPO_ROOT / relative).read_text(encoding="utf-8"))
+
+
+def checkout(tmp_path: Path) -> Path:
+    """The repository as CodeBuild sees it: this directory, with project.json rendered."""
+    root = tmp_path / "checkout"
+    shutil.copytree(REPO_ROOT, root, ignore=shutil.ignore_patterns("tests", "__pycache__"))
+    write_json(root / "project.json", PROJECT)
+    return root
+
+
+def run_command(command: str, root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A buildspec command as CodeBuild runs it (bash); "python" in it is this interpreter."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    return subprocess.run(
+        ["bash", "-c", command],
+        cwd=root,
+        env=os.environ | env | {"PATH": path},
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

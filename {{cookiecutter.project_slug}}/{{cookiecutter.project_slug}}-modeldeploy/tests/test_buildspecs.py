@@ -6,59 +6,28 @@ this template (it has no local artifacts to upload).
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
-import yaml
 
 from helpers import (
     ENDPOINT,
     GROUP,
-    PROJECT,
     REGION,
-    REPO_ROOT,
     ROLE_ARN,
     SLUG,
     TEST_CLIENT_CONFIG,
     Registry,
+    checkout,
     create_endpoint,
+    load_buildspec,
     read_json,
+    run_command,
     write_json,
 )
 
 BUCKET = "artifact-bucket"
-
-
-def load_buildspec(relative: str) -> dict[str, Any]:
-    return yaml.safe_load((REPO_ROOT / relative).read_text(encoding="utf-8"))
-
-
-def checkout(tmp_path: Path) -> Path:
-    """The repository as CodeBuild sees it: this directory, with project.json rendered."""
-    root = tmp_path / "checkout"
-    shutil.copytree(REPO_ROOT, root, ignore=shutil.ignore_patterns("tests", "__pycache__"))
-    write_json(root / "project.json", PROJECT)
-    return root
-
-
-def run_command(command: str, root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    # "python" in a buildspec must be the interpreter running these tests.
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    return subprocess.run(
-        ["bash", "-c", command],
-        cwd=root,
-        env=os.environ | env | {"PATH": path},
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_deploy_buildspec_builds_and_exports_the_three_files(moto_url: str, tmp_path: Path) -> None:

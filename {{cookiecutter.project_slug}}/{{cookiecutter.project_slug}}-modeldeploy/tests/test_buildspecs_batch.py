@@ -8,31 +8,28 @@ cfn-lint's parser. jq runs as in CodeBuild's standard image.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import shutil
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
-import yaml
 from cfnlint.decode import decode
 
 from helpers import (
     GROUP,
-    PROJECT,
     REGION,
     REPO_ROOT,
     ROLE_ARN,
     SLUG,
     TEST_CLIENT_CONFIG,
     Registry,
+    checkout,
     constraint_violations,
+    load_buildspec,
     read_json,
+    run_command,
     write_json,
 )
 
@@ -41,30 +38,6 @@ PACKAGE = "aws cloudformation package"
 BOTH = (REPO_ROOT / "merge-templates.jq").exists()
 
 pytestmark = pytest.mark.skipif(shutil.which("jq") is None, reason="CodeBuild's image has jq")
-
-
-def load_buildspec(relative: str) -> dict[str, Any]:
-    return yaml.safe_load((REPO_ROOT / relative).read_text(encoding="utf-8"))
-
-
-def checkout(tmp_path: Path) -> Path:
-    root = tmp_path / "checkout"
-    shutil.copytree(REPO_ROOT, root, ignore=shutil.ignore_patterns("tests", "__pycache__"))
-    write_json(root / "project.json", PROJECT)
-    return root
-
-
-def run_command(command: str, root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    return subprocess.run(
-        ["bash", "-c", command],
-        cwd=root,
-        env=os.environ | env | {"PATH": path},
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def package(command: str, root: Path, env: dict[str, str]) -> None:
