@@ -37,6 +37,15 @@ HEADER = (
 # Private keys cookiecutter itself reads; they configure rendering and are no answers.
 COOKIECUTTER_SETTINGS = ("_extensions", "_copy_without_render", "_new_lines", "_jinja2_env_vars")
 _COOKIECUTTER_REF = re.compile(r"\bcookiecutter\.(\w+)")
+# Questions whose answer only matters after an earlier answer: Copier skips them otherwise (and
+# uses their default, which validation accepts there). Cookiecutter asks every question.
+ASKED_WHEN = {
+    "ci": "{{ git_host == 'github' }}",
+    "git_owner": "{{ git_host != 'codecommit' }}",
+    "modelbuild_repository": "{{ git_host != 'codecommit' }}",
+    "modeldeploy_repository": "{{ git_host != 'codecommit' }}",
+    "batch_schedule": "{{ deployment != 'realtime' }}",
+}
 
 
 def load_cookiecutter(path: Path = COOKIECUTTER_JSON) -> dict[str, Any]:
@@ -51,6 +60,8 @@ def build_config(cookiecutter: Mapping[str, Any]) -> dict[str, Any]:
     prompts = cookiecutter.get("__prompts__", {})
     for name in names:
         config[name] = question(name, cookiecutter[name], prompts.get(name, name))
+        if name in ASKED_WHEN:
+            config[name]["when"] = ASKED_WHEN[name]
     config["cookiecutter"] = computed_context(names, private_constants(cookiecutter))
     return config
 
