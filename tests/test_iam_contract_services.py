@@ -460,9 +460,40 @@ def test_the_topic_policy_names_exactly_the_publishers(default: Rendered):
     allowed = {
         arn
         for statement in default.resource_policies[topic]["Statement"]
-        for arn in statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+        for condition in statement["Condition"].values()
+        for arn in condition["aws:SourceArn"]
     }
-    assert allowed == {publisher.source_arn for publisher in _publishers(default)}
+    # A stage's drift alarms: the endpoint's <endpoint>-data-drift and, with deployment batch or
+    # both, the batch transform's <endpoint>-batch-data-drift, as one pattern.
+    expected = {
+        publisher.source_arn.replace("-data-drift", "*-data-drift")
+        for publisher in _publishers(default)
+    }
+    assert allowed == expected
+
+
+def test_the_batch_drift_alarms_may_publish_and_other_alarms_may_not(default: Rendered):
+    topic, key = _topic(default)
+    alarm = next(p for p in _publishers(default) if p.service == "cloudwatch.amazonaws.com")
+    service = Principal(alarm.service, alarm.service, default.cicd.account, ())
+    batch = replace(
+        alarm,
+        source_arn=alarm.source_arn.replace("-data-drift", "-batch-data-drift"),
+        why="the stage's batch transform drift alarm",
+    )
+    requests = publish_requests(batch, topic, key, default.cicd.account)
+    assert denials(service, requests, default.resource_policies) == []
+    other = replace(
+        alarm,
+        source_arn=alarm.source_arn.replace(":alarm:", ":alarm:other-"),
+        why="an alarm of another endpoint",
+    )
+    (refused,) = denials(
+        service,
+        publish_requests(other, topic, None, default.cicd.account),
+        default.resource_policies,
+    )
+    assert "sns:Publish" in refused
 
 
 def test_a_stranger_may_not_publish_to_the_topic(default: Rendered):

@@ -11,7 +11,7 @@ def shared: [
   "SourceCommit", "OwnerTeam", "DataCaptureKmsKeyId", "EnableMonitoring",
   "MonitoringScheduleExpression", "MonitoringInstanceType", "MonitorImageUri",
   "BaselineStatisticsS3Uri", "BaselineConstraintsS3Uri", "DriftFeatureNames",
-  "DriftAlarmThreshold"
+  "DriftAlarmThreshold", "DriftAlarmActionsEnabled", "NotificationTopicArn"
 ];
 .[0] as $export
 | .[1] as $settings
