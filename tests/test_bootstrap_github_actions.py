@@ -37,7 +37,13 @@ from bootstrap_stand_in import (
 )
 from conftest import render_project
 from iam_contract.api_calls import to_requests
-from iam_contract.evaluator import IamRequest, Principal, denials, unused_actions
+from iam_contract.evaluator import (
+    IamRequest,
+    Principal,
+    denials,
+    granted_actions,
+    unused_actions,
+)
 from iam_contract.handlers import handler_work
 from iam_contract.project import deploy_repo
 from iam_contract.recorder import ApiCall, CallRecorder
@@ -388,3 +394,10 @@ def test_the_handler_grants_hold_only_through_cloudformation(runs: Runs) -> None
     ]
     only = {DOCUMENT: runs.policies[DOCUMENT]}
     assert len(denials(_user(only), direct, {})) == len(direct)
+
+
+def test_no_connection_is_granted_without_codepipeline(runs: Runs) -> None:
+    """GitHub Actions reaches the repositories itself: the bootstrap makes no CodeConnections
+    connection and the CI/CD stack passes none, so no policy grants one."""
+    granted = granted_actions(runs.policies.values())
+    assert not {a for a in granted if a.split(":")[0].endswith("connections")}
