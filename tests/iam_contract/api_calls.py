@@ -62,6 +62,7 @@ TAG_ON_CREATE: Mapping[str, str] = {
     "sagemaker": "sagemaker:AddTags",
     "codecommit": "codecommit:TagResource",
     "codeconnections": "codeconnections:TagResource",
+    "secretsmanager": "secretsmanager:TagResource",
 }
 
 # Actions IAM does not authorise at all: AWS answers them for any valid credentials.
@@ -315,6 +316,13 @@ _VARIABLES: Mapping[str, _Extractor] = {
     "RepositoryName": _param("repositoryName"),
     "StackName": _param("StackName"),
     "ConnectionId": _arn_part("ConnectionArn", r":connection/(?P<id>[^/]+)$", "id"),
+    # A secret named by its ARN or its name (CreateSecret: Name).
+    "SecretId": _first(
+        _arn_part("SecretId", r":secret:(?P<id>.+)$", "id"), _param("SecretId"), _param("Name")
+    ),
+    "OidcProviderName": _arn_part(
+        "OpenIDConnectProviderArn", r":oidc-provider/(?P<name>.+)$", "name"
+    ),
 }
 
 

@@ -8,6 +8,11 @@ resource's ARN; an action with no resource type is requested on "*"; ``iam:PassR
 ``iam:GetRole`` on the roles the resource's properties name. A listed action that matches
 neither (another service's feature the template does not use, such as S3 Tables for a bucket
 without a metadata table) is reported by ``unused_handler_actions`` rather than granted.
+
+Two more things CloudFormation does with the caller's credentials: it reads every secret a
+``{{resolve:secretsmanager:...}}`` reference names, and an EventBridge connection's handlers act
+on the connection's own secret (``events!connection/<name>/...``) and create EventBridge's
+service-linked role for API destinations.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from .evaluator import IamRequest, action_details
-from .stack import PARTITION, DeployedStack, arn_of
+from .stack import EVENTS_ID, PARTITION, DeployedStack, arn_of, physical_id
 
 HANDLERS = ("create", "read", "update", "delete")
 # CloudFormation makes the handler calls itself, with the caller's credentials: IAM sees
@@ -46,6 +51,21 @@ ROLE_PROPERTIES: Mapping[str, tuple[str, str]] = {
     "AWS::Events::Rule": ("Targets[].RoleArn", "events.amazonaws.com"),
     "AWS::Scheduler::Schedule": ("Target.RoleArn", "scheduler.amazonaws.com"),
 }
+
+# Services whose resources' handlers create a service-linked role on first use: the role's path
+# and name (IAM checks iam:CreateServiceLinkedRole there, with iam:AWSServiceName).
+SERVICE_LINKED_ROLES: Mapping[str, tuple[str, str]] = {
+    # EventBridge keeps a connection's authorization in a secret of its own and reads it through
+    # this role.
+    "AWS::Events::Connection": (
+        "apidestinations.events.amazonaws.com",
+        "AWSServiceRoleForAmazonEventBridgeApiDestinations",
+    ),
+}
+# CloudFormation reads {{resolve:secretsmanager:<secret>:...}} with the caller's credentials.
+SECRET_REFERENCE = re.compile(
+    r"\{\{resolve:secretsmanager:(arn:[^:]+:secretsmanager:[^:]+:[0-9]+:secret:[^:}]+|[^:}]+)"
+)
 
 
 @dataclass(frozen=True)
@@ -83,7 +103,21 @@ def resource_arns(stack: DeployedStack, logical_id: str, resource: Mapping[str, 
         return [f"arn:{PARTITION}:s3:::{properties['Bucket']}"]
     if kind == "AWS::SNS::TopicPolicy":
         return list(properties["Topics"])
+    if kind == "AWS::Events::Connection":
+        # EventBridge's own secret for the connection: events!connection/<name>/<id>-<suffix>.
+        name = physical_id(stack, logical_id, resource)
+        secret = f"secret:events!connection/{name}/{EVENTS_ID}-AbCdEf"
+        return [
+            arn_of(stack, logical_id, resource),
+            f"arn:{PARTITION}:secretsmanager:{stack.region}:{stack.account}:{secret}",
+            service_linked_role(stack, kind),
+        ]
     return [arn_of(stack, logical_id, resource)]
+
+
+def service_linked_role(stack: DeployedStack, kind: str) -> str:
+    service, name = SERVICE_LINKED_ROLES[kind]
+    return f"arn:{PARTITION}:iam::{stack.account}:role/aws-service-role/{service}/{name}"
 
 
 def passed_roles(stack: DeployedStack, resource: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -137,10 +171,45 @@ def handler_work(stack: DeployedStack) -> HandlerWork:
                 unmatched.append(f"{resource['Type']}: {action}")
                 continue
             for target, context in found:
+                if action == "iam:CreateServiceLinkedRole":
+                    service = SERVICE_LINKED_ROLES[resource["Type"]][0]
+                    context = {**context, "iam:AWSServiceName": service}
                 requests.setdefault(
                     (action, target), IamRequest(action, target, why, {**CALLED_VIA, **context})
                 )
+        for request in _secret_references(stack, resource, logical_id):
+            requests.setdefault((request.action, request.resource), request)
     return HandlerWork(list(requests.values()), sorted(set(unmatched)))
+
+
+def _secret_references(
+    stack: DeployedStack, resource: Mapping[str, Any], logical_id: str
+) -> list[IamRequest]:
+    """secretsmanager:GetSecretValue on each secret a dynamic reference in the resource names."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            found.extend(SECRET_REFERENCE.findall(value))
+        elif isinstance(value, Mapping):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(stack.resolve(resource.get("Properties", {})))
+    why = f"CloudFormation resolves a secret for {logical_id} ({resource['Type']})"
+    prefix = f"arn:{PARTITION}:secretsmanager:{stack.region}:{stack.account}:secret:"
+    return [
+        IamRequest(
+            "secretsmanager:GetSecretValue",
+            secret if secret.startswith("arn:") else prefix + secret,
+            why,
+            dict(CALLED_VIA),
+        )
+        for secret in dict.fromkeys(found)
+    ]
 
 
 def _passed_connections(

@@ -218,6 +218,10 @@ def physical_id(stack: DeployedStack, logical_id: str, resource: Mapping[str, An
         return f"arn:{PARTITION}:sns:{stack.region}:{stack.account}:{topic}"
     if kind in named_by:
         return str(stack.resolve(properties.get(named_by[kind], generated)))
+    if kind == "AWS::IAM::OIDCProvider":
+        # An OIDC provider's Ref is its ARN, named after its URL's host.
+        host = str(stack.resolve(properties["Url"])).removeprefix("https://")
+        return f"arn:{PARTITION}:iam::{stack.account}:oidc-provider/{host}"
     if kind == "AWS::IAM::ManagedPolicy":
         name = stack.resolve(properties.get("ManagedPolicyName", generated))
         return f"arn:{PARTITION}:iam::{stack.account}:policy/{name}"
@@ -241,6 +245,7 @@ def arn_of(stack: DeployedStack, logical_id: str, resource: Mapping[str, Any]) -
         "AWS::CodeBuild::Project": f"arn:{PARTITION}:codebuild:{region}:{account}:project/{name}",
         "AWS::Events::Rule": f"arn:{PARTITION}:events:{region}:{account}:rule/{name}",
         "AWS::SNS::Topic": name,
+        "AWS::IAM::OIDCProvider": name,
         "AWS::CodePipeline::Pipeline": f"arn:{PARTITION}:codepipeline:{region}:{account}:{name}",
         # EventBridge appends an id of its own to these two ARNs.
         "AWS::Events::ApiDestination": (

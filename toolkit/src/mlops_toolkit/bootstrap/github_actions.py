@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -152,8 +153,22 @@ def github_steps(ctx: Context) -> list[Step]:
     secret = token_secret_name(ctx.project)
     return [
         Step("github-dispatch-token", "Secrets Manager secret", secret, _inspect_token, _store),
-        stack_step(ctx, spec),
+        _after_token(stack_step(ctx, spec)),
     ]
+
+
+def _after_token(step: Step) -> Step:
+    """The plan is surveyed before anything is applied: a token about to be stored would leave
+    the stack naming the old version (or no secret) until the next run. Such a run updates the
+    stack too; its parameters are read when it is applied, after the token step."""
+
+    def inspect(ctx: Context) -> Finding:
+        finding = step.inspect(ctx)
+        if finding.action == NOTHING and _inspect_token(ctx).action in (CREATE, UPDATE):
+            return Finding(UPDATE, "update (the dispatch token changes)")
+        return finding
+
+    return replace(step, inspect=inspect)
 
 
 def _parameters(ctx: Context) -> dict[str, str]:

@@ -3,9 +3,10 @@
 The deploy repository's ``cicd/bootstrap-policy.json`` holds them with ``${Name}`` placeholders for
 the project's names, the account, the region and the partition. The stack has no service role:
 CloudFormation creates its resources with the caller's credentials, so the second policy grants
-what each resource's handler needs, and only through CloudFormation (``aws:CalledVia``). The
-template's tests check both
-against every call bootstrap and teardown make and against the stack's resource handlers.
+what each resource's handler needs, and only through CloudFormation (``aws:CalledVia``). A batch
+project adds ``batch-stack``, a GitHub Actions project ``github-actions-stack``, each for its own
+stack. The template's tests check them against every call bootstrap and teardown make and against
+the stacks' resource handlers.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from mlops_toolkit.bootstrap import github_actions
 from mlops_toolkit.bootstrap.errors import ConfigError
 from mlops_toolkit.bootstrap.project import Project
 from mlops_toolkit.bootstrap.stack import stack_parameters
@@ -29,6 +31,9 @@ def policy_values(project: Project, account_id: str, partition: str = "aws") -> 
     return {
         **stack_parameters(project, account_id),
         "CicdStackName": project.names["cicd_stack"],
+        # ci=github-actions: the second stack and the dispatch token's secret.
+        "GitHubActionsStackName": github_actions.stack_name(project),
+        "DispatchTokenSecretName": github_actions.token_secret_name(project),
         "Partition": partition,
         "Region": project.region,
         "Account": account_id,
