@@ -99,14 +99,30 @@ def _drift_report(ctx: DemoContext, capture: Path, phase: str):
     return code, violations
 
 
+def expect_no_drift(ctx: DemoContext, capture: Path, what: str) -> None:
+    """drift-report on the unshifted rows' capture: no violations."""
+    code, violations = _drift_report(ctx, capture, "normal")
+    if code != 0 or violations:
+        raise DemoError(f"drift-report found drift in {what} (exit {code})")
+
+
+def expect_shifted_drift(ctx: DemoContext, capture: Path) -> None:
+    """drift-report on the shifted rows' capture: violations on exactly the shifted features."""
+    code, violations = _drift_report(ctx, capture, "shifted")
+    found = {v["feature_name"] for v in violations}
+    if code != EXIT_VIOLATIONS or found != EXPECTED_DRIFT:
+        raise DemoError(
+            f"expected violations on exactly {sorted(EXPECTED_DRIFT)}, drift-report exited "
+            f"{code} with violations on {sorted(found)}"
+        )
+
+
 def normal_traffic(ctx: DemoContext) -> None:
     rows = _held_out_rows(ctx)
     capture = _capture_into(ctx, "normal")
     _send(ctx, rows)
     ctx.console.print(f"  sent {len(rows)} held-out rows; captured under {capture}")
-    code, violations = _drift_report(ctx, capture, "normal")
-    if code != 0 or violations:
-        raise DemoError(f"drift-report found drift in unshifted traffic (exit {code})")
+    expect_no_drift(ctx, capture, "unshifted traffic")
 
 
 def _refused_unseen_category(ctx: DemoContext, row: list[str]) -> str:
@@ -131,13 +147,7 @@ def shifted_traffic(ctx: DemoContext) -> None:
         f"  sent {len(rows)} rows with {', '.join(SHIFTED_WEIGHTS)} x{SHIFT_FACTOR} and sex empty "
         f"in every other row; a row with sex=X was refused: {refused}"
     )
-    code, violations = _drift_report(ctx, capture, "shifted")
-    found = {v["feature_name"] for v in violations}
-    if code != EXIT_VIOLATIONS or found != EXPECTED_DRIFT:
-        raise DemoError(
-            f"expected violations on exactly {sorted(EXPECTED_DRIFT)}, drift-report exited "
-            f"{code} with violations on {sorted(found)}"
-        )
+    expect_shifted_drift(ctx, capture)
 
 
 def retrain_on_drift(ctx: DemoContext) -> None:

@@ -17,18 +17,11 @@ from mlops_template.frameworks import FRAMEWORKS
 DEFAULT_MSE_THRESHOLD = 6.0
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
-def test_demo_runs_every_stage_and_cleans_up(tmp_path, framework):
-    """Per framework, on the real abalone data: local run, gate, registry, local endpoint, the
-    deploy repo's build and staging test."""
-    assert SAMPLE_DATA.is_file(), f"the demo reads {SAMPLE_DATA}"
-    output_dir = tmp_path / "demo"
+def run_demo(output_dir, *options: str) -> subprocess.CompletedProcess[str]:
+    """`make demo` as a fresh shell runs it (no AWS variables), finished successfully."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     result = subprocess.run(
-        [
-            *(sys.executable, "demo/run_demo.py", "--output-dir", str(output_dir)),
-            *("--framework", framework),
-        ],
+        [sys.executable, "demo/run_demo.py", "--output-dir", str(output_dir), *options],
         cwd=TEMPLATE_DIR,
         env=env,
         capture_output=True,
@@ -37,6 +30,16 @@ def test_demo_runs_every_stage_and_cleans_up(tmp_path, framework):
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert "Demo finished" in result.stdout
+    return result
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_demo_runs_every_stage_and_cleans_up(tmp_path, framework):
+    """Per framework, on the real abalone data: local run, gate, registry, local endpoint, the
+    deploy repo's build and staging test."""
+    assert SAMPLE_DATA.is_file(), f"the demo reads {SAMPLE_DATA}"
+    output_dir = tmp_path / "demo"
+    run_demo(output_dir, "--framework", framework)
     summary = json.loads((output_dir / "run" / "run-summary.json").read_text())
     assert summary["status"] == "Succeeded"
     assert ":model-package/" in summary["model_package_arn"]
@@ -58,18 +61,7 @@ def test_batch_demo_transforms_reads_drift_from_its_capture_and_retrains(tmp_pat
     """`make demo DEPLOYMENT=batch` (xgboost): the approved version transforms two S3 prefixes on
     the stand-in, drift-report reads each transform's capture manifests, drift retrains."""
     output_dir = tmp_path / "demo"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    result = subprocess.run(
-        [sys.executable, "demo/run_demo.py", "--output-dir", str(output_dir)]
-        + ["--deployment", "batch"],
-        cwd=TEMPLATE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
-    assert "Demo finished" in result.stdout
+    result = run_demo(output_dir, "--deployment", "batch")
     # A deployment=batch project: the bootstrap deployed the batch CI/CD stack beside the main one.
     assert "deployment: batch" in result.stdout
     assert "stack abalone-age-predictor-cicd-batch: CREATE_COMPLETE" in result.stdout
