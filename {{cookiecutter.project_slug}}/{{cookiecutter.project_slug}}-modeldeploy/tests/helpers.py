@@ -256,3 +256,29 @@ def run_command(command: str, root: Path, env: dict[str, str]) -> subprocess.Com
         text=True,
         timeout=120,
     )
+
+
+# The bucket the deploy CodeBuild project names in ARTIFACT_BUCKET, in the buildspec tests.
+BUILD_BUCKET = "artifact-bucket"
+
+
+def deploy_build(moto_url: str, tmp_path: Path) -> tuple[str, dict[str, str]]:
+    """An Approved version in the stand-in's group, and the environment the deploy CodeBuild
+    project gives buildspec.yml (its exports written under ``tmp_path``)."""
+    sagemaker = boto3.client(
+        "sagemaker", region_name=REGION, endpoint_url=moto_url, config=TEST_CLIENT_CONFIG
+    )
+    registry = Registry(sagemaker)
+    registry.create_group()
+    approved = registry.add_version("Approved")
+    env = {
+        "AWS_ENDPOINT_URL": moto_url,
+        "SOURCE_MODEL_PACKAGE_GROUP_NAME": GROUP,
+        "MODEL_EXECUTION_ROLE_ARN": ROLE_ARN,
+        "ARTIFACT_BUCKET": BUILD_BUCKET,
+        "EXPORT_TEMPLATE_NAME": str(tmp_path / "template-export.yml"),
+        "EXPORT_TEMPLATE_STAGING_CONFIG": str(tmp_path / "staging-config-export.json"),
+        "EXPORT_TEMPLATE_PROD_CONFIG": str(tmp_path / "prod-config-export.json"),
+        "CODEBUILD_RESOLVED_SOURCE_VERSION": "feedface",
+    }
+    return approved, env

@@ -8,47 +8,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import boto3
 import pytest
 
 from helpers import (
+    BUILD_BUCKET,
     ENDPOINT,
-    GROUP,
-    REGION,
-    ROLE_ARN,
     SLUG,
-    TEST_CLIENT_CONFIG,
-    Registry,
     checkout,
     create_endpoint,
+    deploy_build,
     load_buildspec,
     read_json,
     run_command,
     write_json,
 )
 
-BUCKET = "artifact-bucket"
-
 
 def test_deploy_buildspec_builds_and_exports_the_three_files(moto_url: str, tmp_path: Path) -> None:
-    sagemaker = boto3.client(
-        "sagemaker", region_name=REGION, endpoint_url=moto_url, config=TEST_CLIENT_CONFIG
-    )
-    registry = Registry(sagemaker)
-    registry.create_group()
-    approved = registry.add_version("Approved")
+    approved, env = deploy_build(moto_url, tmp_path)
     spec = load_buildspec("buildspec.yml")
     commands = spec["phases"]["build"]["commands"]
-    env = {
-        "AWS_ENDPOINT_URL": moto_url,
-        "SOURCE_MODEL_PACKAGE_GROUP_NAME": GROUP,
-        "MODEL_EXECUTION_ROLE_ARN": ROLE_ARN,
-        "ARTIFACT_BUCKET": BUCKET,
-        "EXPORT_TEMPLATE_NAME": str(tmp_path / "template-export.yml"),
-        "EXPORT_TEMPLATE_STAGING_CONFIG": str(tmp_path / "staging-config-export.json"),
-        "EXPORT_TEMPLATE_PROD_CONFIG": str(tmp_path / "prod-config-export.json"),
-        "CODEBUILD_RESOLVED_SOURCE_VERSION": "feedface",
-    }
 
     result = run_command(commands[0], checkout(tmp_path), env)
 
@@ -62,7 +41,7 @@ def test_deploy_buildspec_builds_and_exports_the_three_files(moto_url: str, tmp_
     ]
     staging = read_json(tmp_path / "staging-config-export.json")
     assert staging["Parameters"]["ModelPackageArn"] == approved
-    assert staging["Parameters"]["DataCaptureDestinationS3Uri"].startswith(f"s3://{BUCKET}/")
+    assert staging["Parameters"]["DataCaptureDestinationS3Uri"].startswith(f"s3://{BUILD_BUCKET}/")
     assert read_json(tmp_path / "prod-config-export.json")["Tags"]["source-commit"] == "feedface"
 
 

@@ -18,22 +18,20 @@ import pytest
 from cfnlint.decode import decode
 
 from helpers import (
-    GROUP,
+    BUILD_BUCKET,
     REGION,
     REPO_ROOT,
     ROLE_ARN,
     SLUG,
-    TEST_CLIENT_CONFIG,
-    Registry,
     checkout,
     constraint_violations,
+    deploy_build,
     load_buildspec,
     read_json,
     run_command,
     write_json,
 )
 
-BUCKET = "artifact-bucket"
 PACKAGE = "aws cloudformation package"
 BOTH = (REPO_ROOT / "merge-templates.jq").exists()
 
@@ -59,23 +57,8 @@ def package(command: str, root: Path, env: dict[str, str]) -> None:
 def test_deploy_buildspec_writes_valid_configurations_of_the_stage_template(
     moto_url: str, tmp_path: Path
 ) -> None:
-    sagemaker = boto3.client(
-        "sagemaker", region_name=REGION, endpoint_url=moto_url, config=TEST_CLIENT_CONFIG
-    )
-    registry = Registry(sagemaker)
-    registry.create_group()
-    approved = registry.add_version("Approved")
+    approved, env = deploy_build(moto_url, tmp_path)
     spec = load_buildspec("buildspec.yml")
-    env = {
-        "AWS_ENDPOINT_URL": moto_url,
-        "SOURCE_MODEL_PACKAGE_GROUP_NAME": GROUP,
-        "MODEL_EXECUTION_ROLE_ARN": ROLE_ARN,
-        "ARTIFACT_BUCKET": BUCKET,
-        "EXPORT_TEMPLATE_NAME": str(tmp_path / "template-export.yml"),
-        "EXPORT_TEMPLATE_STAGING_CONFIG": str(tmp_path / "staging-config-export.json"),
-        "EXPORT_TEMPLATE_PROD_CONFIG": str(tmp_path / "prod-config-export.json"),
-        "CODEBUILD_RESOLVED_SOURCE_VERSION": "feedface",
-    }
     root = checkout(tmp_path)
     for command in spec["phases"]["build"]["commands"]:
         if command.startswith(PACKAGE):
@@ -99,7 +82,7 @@ def test_deploy_buildspec_writes_valid_configurations_of_the_stage_template(
         config = read_json(tmp_path / f"{stage}-config-export.json")
         assert constraint_violations(template, config["Parameters"]) == []
         assert config["Parameters"]["BatchName"] == f"{SLUG}-{stage}-batch"
-        assert config["Parameters"]["ArtifactBucket"] == BUCKET
+        assert config["Parameters"]["ArtifactBucket"] == BUILD_BUCKET
         assert config["Parameters"]["ModelPackageArn"] == approved
         assert config["Tags"]["source-commit"] == "feedface"
 
@@ -110,7 +93,7 @@ def test_staging_test_buildspec_runs_the_batch_test_on_the_build_artifact(
     """The commands reach the staging pipeline named in the export. moto runs no transform (its
     executions succeed at once and write nothing), so the batch test finds no predictions."""
     s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_url)
-    s3.create_bucket(Bucket=BUCKET)
+    s3.create_bucket(Bucket=BUILD_BUCKET)
     boto3.client("sagemaker", region_name=REGION, endpoint_url=moto_url).create_pipeline(
         PipelineName=f"{SLUG}-staging-batch",
         PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
@@ -120,7 +103,7 @@ def test_staging_test_buildspec_runs_the_batch_test_on_the_build_artifact(
     artifact.mkdir()
     parameters = {
         "BatchName": f"{SLUG}-staging-batch",
-        "ArtifactBucket": BUCKET,
+        "ArtifactBucket": BUILD_BUCKET,
         "ProjectSlug": SLUG,
         "StageName": "staging",
     }
@@ -144,6 +127,6 @@ def test_staging_test_buildspec_runs_the_batch_test_on_the_build_artifact(
     checks = {c["name"]: c for c in read_json(root / results_file)["checks"]}
     assert checks["transform"]["passed"] is True
     assert "NoSuchKey" in checks["aws"]["detail"]
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUILD_BUCKET)["Contents"]]
     assert [k.rsplit("/", 1)[1] for k in keys] == ["sample.csv"]
     assert keys[0].startswith(f"{SLUG}/batch/staging/input/staging-test-")
