@@ -222,7 +222,7 @@ class LocalRun:
             try:
                 while True:
                     for node in [] if failed else self._ready_steps(limit - len(running)):
-                        # Claimed here, so the next pass does not start it again.
+                        # Its start time, set here, keeps the next pass from starting it again.
                         self.records[node.name].started_at = now_iso()
                         running[pool.submit(self._run_step, node)] = node.name
                     if not running:
@@ -275,7 +275,7 @@ class LocalRun:
 
     def _run_step(self, node: StepNode) -> bool:
         record = self.records[node.name]
-        record.started_at, record.log = now_iso(), str(self.layout.log_file(node.name))
+        record.log = str(self.layout.log_file(node.name))
         self.reporter.step_started(record)
         started = time.monotonic()
         try:
